@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "exchange.h"
+
+struct http_exchange *exchange_new(void)
+{
+	return calloc(1, sizeof(struct http_exchange));
+}
+
+void exchange_free(struct http_exchange *ex)
+{
+	if (!ex)
+		return;
+	free(ex->method);
+	free(ex->path);
+	free(ex->authority);
+	hdr_list_clear(&ex->req_headers);
+	hdr_list_clear(&ex->resp_headers);
+	body_clear(&ex->req_body);
+	body_clear(&ex->resp_body);
+	free(ex);
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap : 8;
+	void *nv;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	nv = realloc(*v, ncap * elem);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+int hdr_list_add(struct hdr_list *l, const char *name, size_t nlen,
+		 const char *value, size_t vlen)
+{
+	struct hdr *h;
+
+	if (grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)))
+		return -ENOMEM;
+	h = &l->v[l->n];
+	h->name = strndup(name, nlen);
+	h->value = strndup(value, vlen);
+	if (!h->name || !h->value) {
+		free(h->name);
+		free(h->value);
+		return -ENOMEM;
+	}
+	l->n++;
+	return 0;
+}
+
+const char *hdr_list_get(const struct hdr_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcasecmp(l->v[i].name, name) == 0)
+			return l->v[i].value;
+	}
+	return NULL;
+}
+
+void hdr_list_clear(struct hdr_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int body_add_seg(struct body *b, size_t len, uint64_t ts_ns)
+{
+	struct body_seg *last = b->nsegs ? &b->segs[b->nsegs - 1] : NULL;
+
+	/* Bytes of one arrival often come in several appends. */
+	if (last && last->ts_ns == ts_ns && last->off + last->len == b->len) {
+		last->len += len;
+		return 0;
+	}
+	if (grow((void **)&b->segs, &b->segcap, b->nsegs + 1,
+		 sizeof(*b->segs)))
+		return -ENOMEM;
+	b->segs[b->nsegs++] = (struct body_seg){ ts_ns, b->len, len };
+	return 0;
+}
+
+int body_append(struct body *b, const uint8_t *data, size_t len,
+		uint64_t ts_ns)
+{
+	size_t room = EXCHANGE_BODY_LIMIT - b->len;
+	size_t take = len < room ? len : room;
+
+	if (take < len)
+		b->truncated = true;
+	if (take == 0)
+		return 0;
+	if (grow((void **)&b->data, &b->cap, b->len + take + 1, 1))
+		return -ENOMEM;
+	if (body_add_seg(b, take, ts_ns))
+		return -ENOMEM;
+	memcpy(b->data + b->len, data, take);
+	b->len += take;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+void body_clear(struct body *b)
+{
+	free(b->data);
+	free(b->segs);
+	memset(b, 0, sizeof(*b));
+}
