@@ -32,12 +32,16 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
-LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(USER_OBJS))
+# Objects that include a BPF skeleton; unit tests link everything else.
+BPF_USER_OBJS := $(BUILD)/obj/main.o $(BUILD)/obj/capture.o \
+	$(BUILD)/obj/attach.o
+LIB_OBJS := $(filter-out $(BPF_USER_OBJS),$(USER_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps run test unit e2e clean format-check
+.SECONDARY:
 all: $(BUILD)/llmtap
 
 # vmlinux.h: the running kernel's BTF when there is one, else the
@@ -57,9 +61,11 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h include/llmtap.h
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(BUILD)/obj/%.o: user/%.c | $(SKELS)
+$(BUILD)/obj/%.o: user/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BPF_USER_OBJS): | $(SKELS)
 
 $(BUILD)/llmtap: $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@

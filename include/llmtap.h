@@ -29,7 +29,7 @@ enum lt_event_kind {
 	LT_EV_DATA = 1,	/* a chunk of TLS plaintext */
 	LT_EV_CONN = 2,	/* connection metadata: SNI, fd, close */
 	LT_EV_PROC = 3,	/* process exec or exit */
-	LT_EV_LIBMAP = 4,	/* a process mapped a TLS library */
+	LT_EV_LIBMAP = 4,	/* a process loaded a library: look at its maps */
 };
 
 enum lt_dir {
@@ -106,22 +106,18 @@ struct lt_proc {
 
 struct lt_libmap {
 	struct lt_hdr hdr;
-	__u64 ino;
-	__u32 dev;
-	__u32 pad;
-	char name[LT_PATH_LEN];	/* the file's base name */
 };
 
 #define LT_DATA_HDR_LEN ((unsigned long)&((struct lt_data *)0)->data)
 
 _Static_assert(sizeof(struct lt_hdr) == 40, "lt_hdr layout");
-_Static_assert(sizeof(struct lt_data) == 40 + 32 + LT_CHUNK_MAX,
+_Static_assert(sizeof(struct lt_data) == 40 + 40 + LT_CHUNK_MAX,
 	       "lt_data layout");
 _Static_assert(sizeof(struct lt_conn) == 40 + 16 + LT_HOST_LEN,
 	       "lt_conn layout");
 _Static_assert(sizeof(struct lt_proc) == 40 + 16 + LT_PATH_LEN,
 	       "lt_proc layout");
-_Static_assert(sizeof(struct lt_libmap) == 40 + 16 + LT_PATH_LEN,
+_Static_assert(sizeof(struct lt_libmap) == 40,
 	       "lt_libmap layout");
 
 #endif /* LLMTAP_H */

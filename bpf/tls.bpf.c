@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * TLS plaintext capture: uprobes on OpenSSL's SSL_read/SSL_write
+ * family copy what the application handed to or got from the library
+ * into the ring buffer, with connection and process metadata.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "llmtap.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Settings, filled in by user space before load. */
+const volatile __u32 filter_pid = 0;
+const volatile __u32 self_pid = 0;	/* llmtap itself is never traced */
+const volatile __u32 filter_uid = (__u32)-1;
+const volatile char filter_comm[LT_COMM_LEN] = {};
+const volatile __u64 cap_bytes = 4 << 20;
+/* Wake the reader only past this fill level; below it the reader
+ * polls on a short timer. A wakeup per record costs ~12 us a call. */
+const volatile __u64 wake_bytes = 1 << 20;
+
+/* OpenSSL: SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name. */
+#define SSL_CTRL_SET_TLSEXT_HOSTNAME 55
+#define TLSEXT_NAMETYPE_HOST_NAME 0
+
+/* x86_64 syscall numbers whose fd argument names the socket. */
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_SENDTO 44
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
+
+enum call_kind {
+	CALL_PLAIN = 0,	/* SSL_read/SSL_write: the return value is the count */
+	CALL_EX = 1,	/* *_ex: returns 1, the count is in *out_len */
+};
+
+/* Arguments saved at entry, used at return. */
+struct call_args {
+	__u64 ssl;
+	__u64 buf;
+	__u64 out_len;	/* size_t * for the _ex forms */
+	__u32 kind;
+	__u32 dir;
+};
+
+struct conn_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 ssl;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 32 << 20);	/* resized by user space */
+} rb SEC(".maps");
+
+/* Stages one chunk; too big for the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lt_data);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LT_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* In-flight SSL calls, by thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct call_args);
+} active SEC(".maps");
+
+/* The fd last reported for a connection, to report it once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, __s32);
+} conn_fd SEC(".maps");
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline bool comm_matches(const char *comm)
+{
+	if (!filter_comm[0])
+		return true;
+	for (int i = 0; i < LT_COMM_LEN; i++) {
+		if (comm[i] != filter_comm[i])
+			return false;
+		if (!comm[i])
+			return true;
+	}
+	return true;
+}
+
+static __always_inline bool task_wanted(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+
+	if (filter_pid && (__u32)(pid_tgid >> 32) != filter_pid)
+		return false;
+	if ((__u32)(pid_tgid >> 32) == self_pid)
+		return false;
+	if (filter_uid != (__u32)-1 && uid != filter_uid)
+		return false;
+	if (filter_comm[0]) {
+		char comm[LT_COMM_LEN];
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		return comm_matches(comm);
+	}
+	return true;
+}
+
+static __always_inline void fill_hdr(struct lt_hdr *h, __u32 kind)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	h->kind = kind;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+static __always_inline __u64 wake_flag(void)
+{
+	__u64 used = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
+
+	return used >= wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* Small records go through the ring buffer directly. */
+static __always_inline void output_small(void *rec, __u64 size)
+{
+	if (bpf_ringbuf_output(&rb, rec, size, wake_flag()))
+		stat_add(LT_STAT_RB_DROPS, 1);
+}
+
+/* Records user space must act on at once (attach to a new binary
+ * before it starts talking) wake the reader. */
+static __always_inline void output_urgent(void *rec, __u64 size)
+{
+	if (bpf_ringbuf_output(&rb, rec, size, BPF_RB_FORCE_WAKEUP))
+		stat_add(LT_STAT_RB_DROPS, 1);
+}
+
+/* ---- data ---- */
+
+struct emit_ctx {
+	__u64 buf;
+	__u64 copy_len;
+};
+
+static long emit_chunk(__u32 i, void *arg)
+{
+	struct emit_ctx *ec = arg;
+	__u32 zero = 0;
+	struct lt_data *d;
+	__u64 off = (__u64)i * LT_CHUNK_MAX;
+	__u64 n;
+
+	if (off >= ec->copy_len)
+		return 1;
+	d = bpf_map_lookup_elem(&scratch, &zero);
+	if (!d)
+		return 1;
+
+	n = ec->copy_len - off;
+	if (n > LT_CHUNK_MAX)
+		n = LT_CHUNK_MAX;
+	/* Keep the verifier's bound on n through the copy below. */
+	asm volatile("%[n] &= %[mask]" : [n] "+r"(n)
+		     : [mask] "i"(2 * LT_CHUNK_MAX - 1));
+	if (n > LT_CHUNK_MAX)
+		return 1;
+
+	d->offset = off;
+	d->chunk_len = n;
+	if (bpf_probe_read_user(d->data, n, (void *)(ec->buf + off))) {
+		d->flags |= LT_F_READ_FAILED;
+		stat_add(LT_STAT_READ_FAILS, 1);
+	}
+	if (bpf_ringbuf_output(&rb, d, LT_DATA_HDR_LEN + n, wake_flag())) {
+		stat_add(LT_STAT_RB_DROPS, 1);
+		stat_add(LT_STAT_RB_DROP_BYTES, n);
+	}
+	d->flags &= ~LT_F_READ_FAILED;
+	return 0;
+}
+
+static __always_inline void emit_data(struct call_args *a, __u64 len)
+{
+	struct emit_ctx ec = { .buf = a->buf, .copy_len = len };
+	__u32 zero = 0;
+	struct lt_data *d;
+
+	if (!len)
+		return;
+	d = bpf_map_lookup_elem(&scratch, &zero);
+	if (!d)
+		return;
+
+	fill_hdr(&d->hdr, LT_EV_DATA);
+	d->ssl = a->ssl;
+	d->call_len = len;
+	d->dir = a->dir;
+	d->flags = 0;
+	if (len > cap_bytes) {
+		ec.copy_len = cap_bytes;
+		d->flags = LT_F_TRUNCATED;
+		stat_add(LT_STAT_TRUNC_CALLS, 1);
+		stat_add(LT_STAT_TRUNC_BYTES, len - cap_bytes);
+	}
+
+	bpf_loop(LT_CHUNKS_MAX, emit_chunk, &ec, 0);
+}
+
+/* ---- SSL call entry and return ---- */
+
+static __always_inline int call_enter(void *ssl, const void *buf,
+				      void *out_len, __u32 kind, __u32 dir)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct call_args a = {
+		.ssl = (__u64)ssl,
+		.buf = (__u64)buf,
+		.out_len = (__u64)out_len,
+		.kind = kind,
+		.dir = dir,
+	};
+
+	if (!task_wanted())
+		return 0;
+	if (bpf_map_lookup_elem(&active, &tid))
+		stat_add(LT_STAT_NESTED, 1);
+	bpf_map_update_elem(&active, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+/* The count the call really moved, or 0 when it failed. All four
+ * return int: the upper half of the register is not theirs. */
+static __always_inline __u64 call_count(struct call_args *a, int ret)
+{
+	size_t n = 0;
+
+	if (a->kind == CALL_PLAIN)
+		return ret > 0 ? ret : 0;
+	if (ret != 1 || !a->out_len)
+		return 0;
+	if (bpf_probe_read_user(&n, sizeof(n), (void *)a->out_len))
+		return 0;
+	return n;
+}
+
+static __always_inline int call_return(int ret)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct call_args *a = bpf_map_lookup_elem(&active, &tid);
+
+	if (!a)
+		return 0;
+	emit_data(a, call_count(a, ret));
+	bpf_map_delete_elem(&active, &tid);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
+{
+	return call_enter(ssl, buf, NULL, CALL_PLAIN, LT_DIR_WRITE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num,
+	       size_t *written)
+{
+	return call_enter(ssl, buf, written, CALL_EX, LT_DIR_WRITE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+	return call_enter(ssl, buf, NULL, CALL_PLAIN, LT_DIR_READ);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num,
+	       size_t *readbytes)
+{
+	return call_enter(ssl, buf, readbytes, CALL_EX, LT_DIR_READ);
+}
+
+/* One return probe serves all four: the saved kind says how to count. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_call_return, long ret)
+{
+	return call_return((int)ret);
+}
+
+/* ---- connection metadata ---- */
+
+static __always_inline void conn_fill(struct lt_conn *c, __u64 ssl,
+				      __u32 op)
+{
+	fill_hdr(&c->hdr, LT_EV_CONN);
+	c->ssl = ssl;
+	c->op = op;
+	c->fd = -1;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
+{
+	struct lt_conn c = {};
+
+	if (cmd != SSL_CTRL_SET_TLSEXT_HOSTNAME ||
+	    larg != TLSEXT_NAMETYPE_HOST_NAME || !parg || !task_wanted())
+		return 0;
+	conn_fill(&c, (__u64)ssl, LT_CONN_SNI);
+	bpf_probe_read_user_str(c.host, sizeof(c.host), parg);
+	output_small(&c, sizeof(c));
+	return 0;
+}
+
+static __always_inline void report_fd(__u64 ssl, __s32 fd)
+{
+	struct conn_key key = { .pid = bpf_get_current_pid_tgid() >> 32,
+				.ssl = ssl };
+	__s32 *seen = bpf_map_lookup_elem(&conn_fd, &key);
+	struct lt_conn c = {};
+
+	if (seen && *seen == fd)
+		return;
+	bpf_map_update_elem(&conn_fd, &key, &fd, BPF_ANY);
+	conn_fill(&c, ssl, LT_CONN_FD);
+	c.fd = fd;
+	output_small(&c, sizeof(c));
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_set_fd_enter, void *ssl, int fd)
+{
+	if (task_wanted())
+		report_fd((__u64)ssl, fd);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	struct conn_key key = { .pid = bpf_get_current_pid_tgid() >> 32,
+				.ssl = (__u64)ssl };
+	struct lt_conn c = {};
+
+	if (!ssl || !task_wanted())
+		return 0;
+	bpf_map_delete_elem(&conn_fd, &key);
+	conn_fill(&c, (__u64)ssl, LT_CONN_CLOSE);
+	output_small(&c, sizeof(c));
+	return 0;
+}
+
+static __always_inline bool is_socket_io(long id)
+{
+	switch (id) {
+	case NR_READ: case NR_WRITE: case NR_READV: case NR_WRITEV:
+	case NR_SENDTO: case NR_RECVFROM: case NR_SENDMSG: case NR_RECVMSG:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Libraries that give OpenSSL a custom BIO (curl does) never call
+ * SSL_set_fd; the socket shows up as the fd of the read or write the
+ * SSL call makes on the same thread.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	__u64 tid;
+	struct call_args *a;
+
+	if (!is_socket_io(id))
+		return 0;
+	tid = bpf_get_current_pid_tgid();
+	a = bpf_map_lookup_elem(&active, &tid);
+	if (!a)
+		return 0;
+	report_fd(a->ssl, (__s32)BPF_CORE_READ(regs, di));
+	return 0;
+}
+
+/* ---- processes and libraries ---- */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	struct lt_proc e = {};
+
+	fill_hdr(&e.hdr, LT_EV_PROC);
+	e.op = LT_PROC_EXEC;
+	e.ppid = BPF_CORE_READ(p, real_parent, tgid);
+	bpf_probe_read_kernel_str(e.filename, sizeof(e.filename),
+				  BPF_CORE_READ(bprm, filename));
+	output_urgent(&e, sizeof(e));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *p)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct lt_proc e = {};
+
+	/* One record per process: when its last thread, the leader, goes. */
+	if ((__u32)pid_tgid != (__u32)(pid_tgid >> 32))
+		return 0;
+	fill_hdr(&e.hdr, LT_EV_PROC);
+	e.op = LT_PROC_EXIT;
+	e.exit_code = BPF_CORE_READ(p, exit_code) >> 8;
+	output_small(&e, sizeof(e));
+	return 0;
+}
+
+/*
+ * dlopen returned: the process may have just mapped a TLS library
+ * (Python's ssl module loads libssl this way), so user space looks at
+ * its maps. fentry and LSM programs are not permitted on every kernel
+ * we run on (lockdown), a uretprobe on libc's dlopen always is.
+ */
+SEC("uretprobe")
+int BPF_KRETPROBE(dlopen_return, void *handle)
+{
+	struct lt_libmap m = {};
+
+	if (!handle)
+		return 0;
+	fill_hdr(&m.hdr, LT_EV_LIBMAP);
+	output_urgent(&m, sizeof(m));
+	return 0;
+}

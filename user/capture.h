@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Live capture: loads the BPF programs, attaches them, and turns ring
+ * buffer records into capture events (event.h) for a sink.
+ */
+#ifndef LLMTAP_CAPTURE_H
+#define LLMTAP_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "event.h"
+
+#define CAPTURE_DEFAULT_CAP_BYTES (4u << 20)
+#define CAPTURE_DEFAULT_RINGBUF_BYTES (32u << 20)
+
+struct capture_opts {
+	pid_t pid;	/* 0: every process */
+	int64_t uid;	/* -1: every user */
+	const char *comm;	/* NULL: every command */
+	uint64_t cap_bytes;	/* per-call cut; 0: the default */
+	uint64_t ringbuf_bytes;	/* 0: the default */
+};
+
+struct capture;
+
+/* Checks the start conditions (root, BTF, uprobes, a TLS library),
+ * loads and attaches. Logs one clear line and returns NULL when one
+ * does not hold. */
+struct capture *capture_open(const struct capture_opts *opts,
+			     const struct ev_sink *sink);
+
+/* Delivers what arrived within timeout_ms. Returns records handled or
+ * a negative errno; -EINTR is not an error. */
+int capture_poll(struct capture *c, int timeout_ms);
+
+/* Reads the kernel's loss counters; a change goes to the sink's
+ * on_loss and, when anything was lost, to the log. */
+void capture_report_losses(struct capture *c);
+
+/* Detaches everything; delivers what is still in the ring buffer. */
+void capture_close(struct capture *c);
+
+#endif /* LLMTAP_CAPTURE_H */

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/* llmtap record: the raw capture, as JSON lines. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "capture.h"
+#include "cli.h"
+#include "log.h"
+#include "record.h"
+
+static const char record_usage[] =
+	"usage: llmtap record -o FILE [options]\n"
+	"\n"
+	"Writes every TLS read and write of the traced processes to FILE\n"
+	"as JSON lines (see README.md, 'Recording format'). '-' is stdout.\n"
+	"\n"
+	"  -o, --output FILE       where to write (required)\n"
+	"  -d, --duration SEC      stop after SEC seconds (default: at a\n"
+	"                          signal, SIGINT or SIGTERM)\n"
+	"  -p, --pid PID           only this process\n"
+	"  -c, --comm NAME         only processes with this command name\n"
+	"  -u, --uid UID           only processes of this user\n"
+	"  -C, --cap-bytes N       cut each call after N bytes (default\n"
+	"                          4194304); cut calls are marked truncated\n"
+	"  -R, --ringbuf-bytes N   ring buffer size, a power of two\n"
+	"                          (default 33554432)\n"
+	"  -v, --verbose           debug logging, with libbpf's messages\n"
+	"  -h, --help              this text\n";
+
+static const struct option record_opts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "comm", required_argument, NULL, 'c' },
+	{ "uid", required_argument, NULL, 'u' },
+	{ "cap-bytes", required_argument, NULL, 'C' },
+	{ "ringbuf-bytes", required_argument, NULL, 'R' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+int cmd_record(int argc, char **argv)
+{
+	struct capture_opts copts = { .uid = -1 };
+	const char *out = NULL;
+	unsigned duration = 0;
+	struct recorder *rec;
+	struct capture *cap;
+	struct ev_sink sink;
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "o:d:p:c:u:C:R:vh",
+				  record_opts, NULL)) != -1) {
+		int res = cli_capture_opt(opt, optarg, &copts);
+
+		if (res < 0)
+			return 2;
+		if (res > 0)
+			continue;
+		switch (opt) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'd':
+			duration = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			fputs(record_usage, stdout);
+			return 0;
+		default:
+			fputs(record_usage, stderr);
+			return 2;
+		}
+	}
+	if (!out) {
+		log_err("record needs -o FILE ('-' for stdout)");
+		return 2;
+	}
+
+	/* Open the output, start capture, poll, then clean up. */
+	rec = recorder_open(out);
+	if (!rec)
+		return 1;
+	sink = recorder_sink(rec);
+	cap = capture_open(&copts, &sink);
+	if (!cap) {
+		recorder_close(rec);
+		return 1;
+	}
+	cli_install_signals();
+	log_info("recording to %s", out);
+
+	err = cli_capture_loop(cap, duration, NULL, NULL);
+
+	capture_close(cap);
+	log_info("stopped: %" PRIu64 " lines written", recorder_lines(rec));
+	if (recorder_close(rec)) {
+		log_err("write %s failed", out);
+		return 1;
+	}
+	return err ? 1 : 0;
+}
