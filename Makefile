@@ -15,7 +15,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 DEPS_BUILD := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libssl-dev libnghttp2-dev libbrotli-dev libzstd-dev \
 	libcmocka-dev pkg-config make gcc
-DEPS_TEST := curl openssl python3 python3-httpx python3-requests \
+DEPS_TEST := curl openssl python3 python3-httpx python3-requests python3-h2 \
 	nodejs npm iproute2
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
