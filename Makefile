@@ -40,7 +40,7 @@ LIB_OBJS := $(filter-out $(BPF_USER_OBJS),$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps run test unit e2e clean format-check
+.PHONY: all deps run test unit e2e e2e-deps clean format-check
 .SECONDARY:
 all: $(BUILD)/llmtap
 
@@ -81,14 +81,20 @@ run: deps
 	$(MAKE) all
 	$(BUILD)/llmtap run
 
-test: deps
+test: deps e2e-deps
 	$(MAKE) all $(UNIT_BINS)
 	tests/run.sh
+
+# The official SDKs the end-to-end tests drive, pinned by the lock file.
+CLIENTS := tests/e2e/clients
+e2e-deps:
+	@[ -d $(CLIENTS)/node_modules ] || \
+		npm ci --prefix $(CLIENTS) --no-audit --no-fund
 
 unit: all $(UNIT_BINS)
 	tests/run.sh --unit
 
-e2e: all
+e2e: all e2e-deps
 	tests/run.sh --e2e
 
 format-check:
