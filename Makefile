@@ -34,6 +34,7 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 # Objects that include a BPF skeleton; unit tests link everything else.
 BPF_USER_OBJS := $(BUILD)/obj/main.o $(BUILD)/obj/capture.o \
+	$(BUILD)/obj/cmd_run.o $(BUILD)/obj/cmd_record.o \
 	$(BUILD)/obj/attach.o
 LIB_OBJS := $(filter-out $(BPF_USER_OBJS),$(USER_OBJS))
 
