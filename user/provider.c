@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Recognition and the dialect-independent half of reading a call: the
+ * per-dialect halves live in prov_openai.c, prov_anthropic.c and
+ * prov_gemini.c behind struct prov_ops.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "provider.h"
+
+/* Ollama's documented default port. */
+#define PROV_OLLAMA_PORT 11434
+/* Room for a model name taken from a URL path. */
+#define PROV_NAME_MAX 256
+
+struct prov_host {
+	const char *domain;	/* matches itself and its subdomains */
+	const char *name;
+};
+
+static const struct prov_host prov_hosts[] = {
+	{ "api.openai.com", "openai" },
+	{ "openai.azure.com", "azure" },
+	{ "cognitiveservices.azure.com", "azure" },
+	{ "services.ai.azure.com", "azure" },
+	{ "openrouter.ai", "openrouter" },
+	{ "api.groq.com", "groq" },
+	{ "api.together.xyz", "together" },
+	{ "api.together.ai", "together" },
+	{ "api.mistral.ai", "mistral" },
+	{ "codestral.mistral.ai", "mistral" },
+	{ "api.deepseek.com", "deepseek" },
+	{ "api.x.ai", "xai" },
+	{ "api.anthropic.com", "anthropic" },
+	{ "generativelanguage.googleapis.com", "gemini" },
+	{ "aiplatform.googleapis.com", "vertex_ai" },
+};
+
+struct prov_suffix {
+	const char *suffix;
+	enum prov_dialect dialect;
+	const char *operation;
+};
+
+/* Longest first: "/chat/completions" must win over "/completions". */
+static const struct prov_suffix prov_suffixes[] = {
+	{ "/chat/completions", PROV_OPENAI, "chat" },
+	{ "/completions", PROV_OPENAI, "completions" },
+	{ "/embeddings", PROV_OPENAI, "embeddings" },
+	{ "/responses", PROV_OPENAI, "responses" },
+	{ "/v1/messages", PROV_ANTHROPIC, "messages" },
+};
+
+struct prov_gmethod {
+	const char *method;
+	const char *operation;
+	bool stream;
+};
+
+static const struct prov_gmethod prov_gmethods[] = {
+	{ "generateContent", "generate_content", false },
+	{ "streamGenerateContent", "generate_content", true },
+	{ "embedContent", "embed_content", false },
+	{ "batchEmbedContents", "embed_content", false },
+};
+
+struct prov_hostinfo {
+	char name[EV_HOST_LEN];	/* lower case, without the port */
+	int port;	/* 0 if unknown */
+};
+
+/* --- small jansson helpers ------------------------------------------ */
+
+const char *prov_jstr(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+uint64_t prov_juint(const json_t *obj, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(obj, key));
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+void prov_set_str(char **dst, const char *s)
+{
+	char *d;
+
+	if (!s)
+		return;
+	d = strdup(s);
+	if (!d)
+		return;	/* a missing string is not worth failing the call */
+	free(*dst);
+	*dst = d;
+}
+
+void prov_set_once(char **dst, const char *s)
+{
+	if (!*dst)
+		prov_set_str(dst, s);
+}
+
+static void prov_code_str(const json_t *code, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (json_is_string(code))
+		snprintf(buf, len, "%s", json_string_value(code));
+	else if (json_is_integer(code))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(code));
+}
+
+/* OpenAI {"type","message","code"}, Anthropic {"type","message"},
+ * Gemini {"code","message","status"}; some servers send a string. */
+void prov_set_error(struct llm_call *c, const json_t *err)
+{
+	const char *type;
+	char code[64];
+
+	if (c->err_type)
+		return;	/* the first error is the cause */
+	if (json_is_string(err)) {
+		prov_set_str(&c->err_type, "error");
+		prov_set_str(&c->err_message, json_string_value(err));
+		return;
+	}
+	if (!json_is_object(err))
+		return;
+	prov_code_str(json_object_get(err, "code"), code, sizeof(code));
+	type = prov_jstr(err, "type");
+	if (!type)
+		type = prov_jstr(err, "status");
+	if (!type)
+		type = code[0] ? code : "error";
+	prov_set_str(&c->err_type, type);
+	prov_set_str(&c->err_message, prov_jstr(err, "message"));
+}
+
+void prov_take_usage(struct llm_call *c, json_t *usage, bool merge)
+{
+	if (!json_is_object(usage))
+		return;
+	if (merge && c->raw_usage) {
+		json_object_update(c->raw_usage, usage);
+		return;
+	}
+	json_decref(c->raw_usage);
+	c->raw_usage = json_deep_copy(usage);
+}
+
+void prov_mark_content(struct llm_call *c, uint64_t ts_ns)
+{
+	if (c->has_ttft || !c->stream)
+		return;
+	c->has_ttft = true;
+	c->ttft_ns = ts_ns > c->ts_start ? ts_ns - c->ts_start : 0;
+}
+
+void llm_call_clear(struct llm_call *call)
+{
+	if (!call)
+		return;
+	free(call->model);
+	free(call->response_model);
+	free(call->user_id);
+	free(call->request_id);
+	free(call->err_type);
+	free(call->err_message);
+	free(call->body_id);
+	json_decref(call->raw_usage);
+	memset(call, 0, sizeof(*call));
+}
+
+/* --- recognition ---------------------------------------------------- */
+
+static bool prov_domain_match(const char *host, const char *domain)
+{
+	size_t hl = strlen(host);
+	size_t dl = strlen(domain);
+
+	if (hl == dl)
+		return strcmp(host, domain) == 0;
+	return hl > dl && host[hl - dl - 1] == '.' &&
+	       strcmp(host + hl - dl, domain) == 0;
+}
+
+static int prov_port_of(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+
+	if (!colon || !isdigit((unsigned char)colon[1]))
+		return 0;
+	return atoi(colon + 1);
+}
+
+static void prov_host_info(const struct http_exchange *ex,
+			   struct prov_hostinfo *h)
+{
+	const char *src = ex->authority && ex->authority[0] ?
+			  ex->authority : ex->sni;
+	size_t i, n = 0;
+	bool v6 = src[0] == '[';
+
+	for (i = v6; src[i] && n + 1 < sizeof(h->name); i++) {
+		if ((v6 && src[i] == ']') || (!v6 && src[i] == ':'))
+			break;
+		h->name[n++] = (char)tolower((unsigned char)src[i]);
+	}
+	h->name[n] = '\0';
+	h->port = src[i] ? prov_port_of(src + i) : 0;
+	if (!h->port && ex->peer[0])
+		h->port = prov_port_of(ex->peer);
+}
+
+static bool prov_is_loopback(const char *host)
+{
+	return strcmp(host, "localhost") == 0 ||
+	       strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+static const char *prov_dialect_name(enum prov_dialect d, bool compat)
+{
+	switch (d) {
+	case PROV_OPENAI:
+		return compat ? "openai_compatible" : "openai";
+	case PROV_ANTHROPIC:
+		return compat ? "anthropic_compatible" : "anthropic";
+	case PROV_GEMINI:
+		return compat ? "gemini_compatible" : "gemini";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * The provider is named by the host first: a known API host names
+ * itself whatever dialect it speaks (Gemini's OpenAI-compatible path is
+ * "gemini"). Ollama is its default port or a host named so. A loopback
+ * host (a local proxy, a test mock) is named by the dialect of its
+ * path, so /v1/messages on 127.0.0.1 is "anthropic". Any other host is
+ * "<dialect>_compatible", e.g. a vLLM server is "openai_compatible".
+ */
+static const char *prov_name(const struct http_exchange *ex,
+			     enum prov_dialect d)
+{
+	struct prov_hostinfo h;
+	size_t i;
+
+	prov_host_info(ex, &h);
+	for (i = 0; i < sizeof(prov_hosts) / sizeof(prov_hosts[0]); i++) {
+		if (prov_domain_match(h.name, prov_hosts[i].domain))
+			return prov_hosts[i].name;
+	}
+	if (h.port == PROV_OLLAMA_PORT || strstr(h.name, "ollama"))
+		return "ollama";
+	return prov_dialect_name(d, !prov_is_loopback(h.name));
+}
+
+static size_t prov_path_len(const char *path)
+{
+	return strcspn(path, "?#");
+}
+
+/* ".../models/NAME:method" as Gemini and Vertex AI spell it. */
+static const struct prov_gmethod *prov_gemini_path(const char *path,
+						   size_t n)
+{
+	const char *m = memmem(path, n, "/models/", 8);
+	const char *colon;
+	size_t i, mlen;
+
+	if (!m)
+		return NULL;
+	colon = memchr(m + 8, ':', n - (size_t)(m + 8 - path));
+	if (!colon)
+		return NULL;
+	mlen = n - (size_t)(colon + 1 - path);
+	for (i = 0; i < sizeof(prov_gmethods) / sizeof(prov_gmethods[0]);
+	     i++) {
+		if (strlen(prov_gmethods[i].method) == mlen &&
+		    memcmp(colon + 1, prov_gmethods[i].method, mlen) == 0)
+			return &prov_gmethods[i];
+	}
+	return NULL;
+}
+
+static enum prov_dialect prov_path_dialect(const char *path,
+					   const char **op)
+{
+	size_t n = prov_path_len(path);
+	const struct prov_gmethod *g = prov_gemini_path(path, n);
+	size_t i, sl;
+
+	if (g) {
+		*op = g->operation;
+		return PROV_GEMINI;
+	}
+	for (i = 0; i < sizeof(prov_suffixes) / sizeof(prov_suffixes[0]);
+	     i++) {
+		sl = strlen(prov_suffixes[i].suffix);
+		if (n >= sl && memcmp(path + n - sl, prov_suffixes[i].suffix,
+				      sl) == 0) {
+			*op = prov_suffixes[i].operation;
+			return prov_suffixes[i].dialect;
+		}
+	}
+	return PROV_NONE;
+}
+
+enum prov_dialect provider_classify(const struct http_exchange *ex,
+				    const char **provider,
+				    const char **operation)
+{
+	const char *op = NULL;
+	enum prov_dialect d;
+
+	*provider = NULL;
+	*operation = NULL;
+	/* Every generating endpoint is a POST; GETs list or fetch. */
+	if (!ex->method || strcmp(ex->method, "POST") || !ex->path)
+		return PROV_NONE;
+	d = prov_path_dialect(ex->path, &op);
+	if (d == PROV_NONE)
+		return PROV_NONE;
+	*provider = prov_name(ex, d);
+	*operation = op;
+	return d;
+}
+
+/* Copies the path segment after marker (e.g. "/models/") up to one of
+ * the stop characters; returns false if the marker is absent. */
+static bool prov_path_segment(const char *path, const char *marker,
+			      const char *stop, char *out, size_t len)
+{
+	size_t n = prov_path_len(path);
+	const char *m = memmem(path, n, marker, strlen(marker));
+	size_t seg;
+
+	if (!m)
+		return false;
+	m += strlen(marker);
+	seg = strcspn(m, stop);
+	if (seg > (size_t)(path + n - m))
+		seg = (size_t)(path + n - m);
+	if (seg == 0 || seg >= len)
+		return false;
+	memcpy(out, m, seg);
+	out[seg] = '\0';
+	return true;
+}
+
+/* --- reading the bodies --------------------------------------------- */
+
+static const struct prov_ops *prov_ops_of(enum prov_dialect d)
+{
+	switch (d) {
+	case PROV_OPENAI:
+		return &prov_openai_ops;
+	case PROV_ANTHROPIC:
+		return &prov_anthropic_ops;
+	case PROV_GEMINI:
+		return &prov_gemini_ops;
+	default:
+		return NULL;
+	}
+}
+
+struct prov_run {
+	struct llm_call *call;
+	const struct prov_ops *ops;
+};
+
+static json_t *prov_load(const struct body *b)
+{
+	if (!b->len)
+		return NULL;
+	return json_loadb((const char *)b->data, b->len, 0, NULL);
+}
+
+static void prov_parse_request(struct prov_run *r,
+			       const struct http_exchange *ex)
+{
+	json_t *req = prov_load(&ex->req_body);
+
+	if (!req && ex->req_body.len)
+		r->call->parse_error = ex->req_body.truncated ?
+				       "request body cut" :
+				       "request body is not JSON";
+	if (req && r->ops->request)
+		r->ops->request(r->call, req);
+	json_decref(req);
+}
+
+/* The generic part of any response object: a top-level error. */
+static void prov_response_object(struct prov_run *r, json_t *obj)
+{
+	json_t *err = json_object_get(obj, "error");
+
+	if (json_is_object(err) || json_is_string(err))
+		prov_set_error(r->call, err);
+	if (r->ops->response)
+		r->ops->response(r->call, obj);
+}
+
+static void prov_parse_json(struct prov_run *r, json_t *body)
+{
+	size_t i;
+	json_t *el;
+
+	if (json_is_object(body)) {
+		prov_response_object(r, body);
+		return;
+	}
+	/* Gemini's streamGenerateContent without alt=sse: an array. */
+	json_array_foreach(body, i, el) {
+		if (json_is_object(el))
+			prov_response_object(r, el);
+	}
+}
+
+static int prov_on_event(void *ctx, const struct sse_event *ev)
+{
+	struct prov_run *r = ctx;
+	json_t *data = NULL;
+	json_t *err;
+
+	r->call->events++;
+	if (ev->oversize)
+		r->call->parse_error = "stream event over the size limit";
+	if (ev->len && (ev->data[0] == '{' || ev->data[0] == '['))
+		data = json_loadb(ev->data, ev->len, 0, NULL);
+	err = json_object_get(data, "error");
+	if (json_is_object(err) || json_is_string(err))
+		prov_set_error(r->call, err);
+	if (r->ops->event)
+		r->ops->event(r->call, ev, data);
+	json_decref(data);
+	return 0;
+}
+
+static int prov_parse_sse(struct prov_run *r, const struct body *b,
+			  uint64_t ts_default)
+{
+	struct sse_parser *p = sse_parser_new(prov_on_event, r);
+	uint64_t ts = ts_default;
+	int err = 0;
+	size_t i;
+
+	if (!p)
+		return -ENOMEM;
+	for (i = 0; i < b->nsegs && !err; i++) {
+		ts = b->segs[i].ts_ns;
+		err = sse_parser_feed(p, (const char *)b->data + b->segs[i].off,
+				      b->segs[i].len, ts);
+	}
+	if (!b->nsegs)
+		err = sse_parser_feed(p, (const char *)b->data, b->len, ts);
+	if (!err)
+		err = sse_parser_finish(p, ts);
+	sse_parser_free(p);
+	return err;
+}
+
+/* The first non-blank byte says which: JSON, an event stream, or
+ * neither (an HTML error page, say). */
+static char prov_body_kind(const struct body *b)
+{
+	size_t i = 0;
+
+	while (i < b->len && isspace(b->data[i]))
+		i++;
+	if (i == b->len)
+		return 0;
+	if (b->data[i] == '{' || b->data[i] == '[')
+		return 'j';
+	if (b->data[i] == ':' || !strncmp((const char *)b->data + i,
+					  "data:", 5) ||
+	    !strncmp((const char *)b->data + i, "event:", 6))
+		return 's';
+	return 0;
+}
+
+static int prov_parse_response(struct prov_run *r,
+			       const struct http_exchange *ex)
+{
+	const struct body *b = &ex->resp_body;
+	char kind = prov_body_kind(b);
+	json_t *body;
+
+	if (kind == 's') {
+		/* An event stream even if nobody said so. */
+		r->call->stream = true;
+		return prov_parse_sse(r, b, ex->ts_resp_start);
+	}
+	body = kind == 'j' ? prov_load(b) : NULL;
+	if (!body && b->len && ex->status < 400)
+		r->call->parse_error = b->truncated || ex->incomplete ?
+				       "response body cut" :
+				       "response body is not JSON";
+	if (!body)
+		return 0;
+	prov_parse_json(r, body);
+	json_decref(body);
+	return 0;
+}
+
+/* --- finishing ------------------------------------------------------ */
+
+static uint64_t prov_last_seen(const struct http_exchange *ex)
+{
+	const struct body *b = &ex->resp_body;
+	uint64_t t = ex->ts_resp_end;
+
+	if (t)
+		return t;
+	if (b->nsegs && b->segs[b->nsegs - 1].ts_ns > t)
+		t = b->segs[b->nsegs - 1].ts_ns;
+	if (ex->ts_resp_start > t)
+		t = ex->ts_resp_start;
+	if (ex->ts_req_end > t)
+		t = ex->ts_req_end;
+	return t;
+}
+
+static void prov_finish_ids(struct llm_call *c,
+			    const struct http_exchange *ex)
+{
+	static const char *const names[] = {
+		"x-request-id", "request-id", "x-goog-request-id",
+		"apim-request-id",
+	};
+	const char *v = NULL;
+	size_t i;
+
+	for (i = 0; !v && i < sizeof(names) / sizeof(names[0]); i++)
+		v = hdr_list_get(&ex->resp_headers, names[i]);
+	prov_set_str(&c->request_id, v ? v : c->body_id);
+}
+
+static void prov_finish(struct prov_run *r, const struct http_exchange *ex)
+{
+	struct llm_call *c = r->call;
+	uint64_t end = prov_last_seen(ex);
+	char msg[32];
+
+	if (c->raw_usage && r->ops->usage) {
+		r->ops->usage(c->raw_usage, &c->usage);
+		c->usage.total_tokens = c->usage.input_tokens +
+					c->usage.output_tokens;
+		c->has_usage = true;
+	}
+	if (ex->status >= 400 && !c->err_type) {
+		snprintf(msg, sizeof(msg), "HTTP %d", ex->status);
+		prov_set_str(&c->err_type, "http_error");
+		prov_set_str(&c->err_message, msg);
+	}
+	prov_finish_ids(c, ex);
+	c->duration_ns = end > c->ts_start ? end - c->ts_start : 0;
+}
+
+/* Model names that come from the URL rather than the body. */
+static void prov_path_model(struct llm_call *c,
+			    const struct http_exchange *ex)
+{
+	char name[PROV_NAME_MAX];
+
+	if (c->dialect == PROV_GEMINI &&
+	    prov_path_segment(ex->path, "/models/", ":", name, sizeof(name)))
+		prov_set_str(&c->model, name);
+	/* Azure bills by deployment; the response says which model. */
+	if (prov_path_segment(ex->path, "/openai/deployments/", "/", name,
+			      sizeof(name))) {
+		if (c->response_model)
+			prov_set_str(&c->model, c->response_model);
+		else
+			prov_set_once(&c->model, name);
+	}
+}
+
+static bool prov_is_stream(const struct http_exchange *ex,
+			   const struct llm_call *c)
+{
+	const char *ct = hdr_list_get(&ex->resp_headers, "content-type");
+	const char *q = strchr(ex->path, '?');
+
+	if (c->stream)
+		return true;	/* the request asked for it */
+	if (ct && strcasestr(ct, "text/event-stream"))
+		return true;
+	return c->dialect == PROV_GEMINI && strstr(ex->path, ":stream") &&
+	       (!q || strstr(ex->path, ":stream") < q);
+}
+
+int provider_analyze(const struct http_exchange *ex, struct llm_call *call)
+{
+	struct prov_run r = { .call = call };
+	int err;
+
+	memset(call, 0, sizeof(*call));
+	call->dialect = provider_classify(ex, &call->provider,
+					  &call->operation);
+	if (call->dialect == PROV_NONE)
+		return -ENOENT;
+	r.ops = prov_ops_of(call->dialect);
+	call->ts_start = ex->ts_req_start;
+
+	prov_parse_request(&r, ex);
+	call->stream = prov_is_stream(ex, call);
+
+	err = prov_parse_response(&r, ex);
+	if (err)
+		return err;
+
+	prov_path_model(call, ex);
+	prov_finish(&r, ex);
+	return 0;
+}
