@@ -90,9 +90,12 @@ struct run_args {
 	unsigned duration;
 };
 
-static int stack_open(struct stack *s, const struct calls_opts *co)
+/* live: the pids are this host's, so /proc may name them. A replay's
+ * pids belong to the recording host and must not be looked up here. */
+static int stack_open(struct stack *s, const struct calls_opts *co,
+		      bool live)
 {
-	struct pipeline_opts po = { 0 };
+	struct pipeline_opts po = { .no_procfs = !live };
 
 	s->calls = calls_new(co);
 	if (!s->calls)
@@ -201,7 +204,7 @@ int cmd_run(int argc, char **argv)
 		return rc;
 
 	/* Output stages, then capture, then poll until told to stop. */
-	if (stack_open(&s, &a.calls))
+	if (stack_open(&s, &a.calls, true))
 		return 1;
 	sink = pipeline_ev_sink(s.pipe);
 	cap = capture_open(&a.capture, &sink);
@@ -245,7 +248,7 @@ int cmd_replay(int argc, char **argv)
 		return 2;
 	}
 
-	if (stack_open(&s, &co))
+	if (stack_open(&s, &co, false))
 		return 1;
 	sink = pipeline_ev_sink(s.pipe);
 	err = replay_file(argv[optind], &sink, &st);
