@@ -23,7 +23,7 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP \
 	-Iinclude -Iuser -I$(BUILD)
-LDLIBS := -lbpf -lelf -lz -ljansson -lssl -lcrypto -lnghttp2 \
+LDLIBS := -lbpf -lelf -lz -ljansson -lcrypto -lnghttp2 \
 	-lbrotlidec -lzstd -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)

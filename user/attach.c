@@ -438,13 +438,16 @@ int attacher_scan_pid(struct attacher *a, pid_t pid)
 	return added + scan_maps(a, pid);
 }
 
-int attacher_scan_all(struct attacher *a)
+int attacher_scan_all(struct attacher *a, pid_t only)
 {
 	struct dirent *de;
 	int added = add_system_libs(a);
-	DIR *d = opendir("/proc");
+	DIR *d;
 
 	attach_dlopen(a);
+	if (only)
+		return added + attacher_scan_pid(a, only);
+	d = opendir("/proc");
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {

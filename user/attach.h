@@ -18,9 +18,10 @@ struct attacher;
 struct attacher *attacher_new(struct tls_bpf *skel);
 void attacher_free(struct attacher *a);
 
-/* The system libssl and every process running now. Returns the number
- * of files attached, or a negative errno. */
-int attacher_scan_all(struct attacher *a);
+/* The system libssl and every process running now, or only process
+ * `only` when it is not 0. Returns the number of files attached, or a
+ * negative errno. */
+int attacher_scan_all(struct attacher *a, pid_t only);
 
 /* A process that exec'd or mapped a TLS library: look at its
  * executable and its mapped libraries. Returns files newly attached. */

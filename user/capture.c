@@ -284,22 +284,38 @@ static int load_programs(struct capture *c, const struct capture_opts *o)
 	return 0;
 }
 
-static int start_targets(struct capture *c)
+static int start_targets(struct capture *c, pid_t only)
 {
 	int n;
 
 	c->attacher = attacher_new(c->skel);
 	if (!c->attacher)
 		return -ENOMEM;
-	n = attacher_scan_all(c->attacher);
+	n = attacher_scan_all(c->attacher, only);
 	if (n < 0)
 		return n;
+	if (attacher_count(c->attacher) == 0 && only) {
+		log_err("no TLS library found: no libssl in the system "
+			"library paths nor in process %d", only);
+		return -ENOENT;
+	}
 	if (attacher_count(c->attacher) == 0) {
 		log_err("no TLS library found: no libssl in the system "
 			"library paths nor in any running process");
 		return -ENOENT;
 	}
 	return 0;
+}
+
+static void log_settings(const struct capture_opts *o)
+{
+	log_info("capture: up to %llu bytes per TLS call, %llu-byte ring "
+		 "buffer; pid %d, uid %lld, comm %s (0, -1, - mean all)",
+		 (unsigned long long)(o->cap_bytes ? o->cap_bytes :
+				      CAPTURE_DEFAULT_CAP_BYTES),
+		 (unsigned long long)(o->ringbuf_bytes ? o->ringbuf_bytes :
+				      CAPTURE_DEFAULT_RINGBUF_BYTES),
+		 o->pid, (long long)o->uid, o->comm ? o->comm : "-");
 }
 
 struct capture *capture_open(const struct capture_opts *opts,
@@ -327,8 +343,9 @@ struct capture *capture_open(const struct capture_opts *opts,
 		log_err("open ring buffer: %s", strerror(errno));
 		goto fail;
 	}
-	if (start_targets(c))
+	if (start_targets(c, opts->pid))
 		goto fail;
+	log_settings(opts);
 	return c;
 
 fail:

@@ -139,6 +139,30 @@ def check_truncation(res, work, mock, body_path):
               str(losses))
 
 
+# In a private mount namespace, every system libssl is /dev/null, and
+# --pid names a process without TLS: nothing to attach to.
+HIDE_LIBSSL = (
+    "for f in $(realpath /usr/lib/*-linux-gnu/libssl.so* "
+    "/lib/*-linux-gnu/libssl.so* 2>/dev/null | sort -u); do "
+    "mount --bind /dev/null $f; done; exec \"$0\" record -o /dev/null "
+    "--pid \"$1\"")
+
+
+def check_no_tls_library(res):
+    idle = subprocess.Popen(["sleep", "30"])
+    try:
+        p = subprocess.run(["unshare", "-m", "sh", "-c", HIDE_LIBSSL, LLMTAP,
+                            str(idle.pid)], capture_output=True, text=True,
+                           timeout=30)
+    finally:
+        idle.kill()
+        idle.wait()
+    errors = [ln for ln in p.stderr.splitlines() if "error" in ln]
+    res.check("no TLS library: one clear line, non-zero exit",
+              p.returncode != 0 and len(errors) == 1 and
+              "no TLS library found" in errors[0], p.stderr)
+
+
 def check_bad_starts(res, work):
     p = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534",
                         "--clear-groups", LLMTAP, "record", "-o", "-"],
@@ -147,6 +171,7 @@ def check_bad_starts(res, work):
     res.check("not root: one clear line, non-zero exit",
               p.returncode != 0 and len(lines) == 1 and
               "root" in lines[0] and "CAP_BPF" in lines[0], p.stderr)
+    check_no_tls_library(res)
     p = subprocess.run([LLMTAP, "record"], capture_output=True, text=True)
     res.check("record without -o: clear error",
               p.returncode == 2 and "-o FILE" in p.stderr, p.stderr)
