@@ -62,10 +62,15 @@ static int64_t clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Boot time read on both sides of the wall clock, so the offset is off
+ * by at most half the time between the reads. */
 static void update_clock_offset(struct capture *c)
 {
-	c->boot_to_wall_ns = clock_ns(CLOCK_REALTIME) -
-			     clock_ns(CLOCK_BOOTTIME);
+	int64_t boot0 = clock_ns(CLOCK_BOOTTIME);
+	int64_t wall = clock_ns(CLOCK_REALTIME);
+	int64_t boot1 = clock_ns(CLOCK_BOOTTIME);
+
+	c->boot_to_wall_ns = wall - (boot0 + (boot1 - boot0) / 2);
 }
 
 /* ---- start conditions ---- */

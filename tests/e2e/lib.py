@@ -4,10 +4,12 @@ provider, llmtap itself, reading recordings and reporting results.
 Every test runs real BPF against real clients on 127.0.0.1. Processes
 are started here and stopped here, by their PID only.
 """
+import atexit
 import base64
 import collections
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +49,9 @@ class Workdir:
 
     def __init__(self):
         self.path = tempfile.mkdtemp(prefix="llmtap-e2e-")
+        # Kept for a look after a run only when asked for.
+        if not os.environ.get("LLMTAP_KEEP_TMP"):
+            atexit.register(shutil.rmtree, self.path, True)
         subprocess.run([os.path.join(ROOT, "tools", "gen-cert.sh"),
                         self.path], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
