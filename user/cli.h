@@ -16,6 +16,33 @@
 /* How often losses are read and idle connections expire. */
 #define CLI_HOUSEKEEPING_MS 1000
 
+/* The capture options run and record share: getopt_long entries, the
+ * short-option letters, and their help text. */
+#define CLI_CAPTURE_LONG_OPTS                                   \
+	{ "duration", required_argument, NULL, 'd' },           \
+	{ "pid", required_argument, NULL, 'p' },                \
+	{ "comm", required_argument, NULL, 'c' },               \
+	{ "uid", required_argument, NULL, 'u' },                \
+	{ "cap-bytes", required_argument, NULL, 'C' },          \
+	{ "ringbuf-bytes", required_argument, NULL, 'R' },      \
+	{ "verbose", no_argument, NULL, 'v' },                  \
+	{ "help", no_argument, NULL, 'h' }
+
+#define CLI_CAPTURE_SHORT_OPTS "d:p:c:u:C:R:vh"
+
+#define CLI_CAPTURE_USAGE                                                 \
+	"  -d, --duration SEC      stop after SEC seconds (default: at\n"  \
+	"                          SIGINT or SIGTERM)\n"                   \
+	"  -p, --pid PID           only this process\n"                    \
+	"  -c, --comm NAME         only processes with this command name\n" \
+	"  -u, --uid UID           only processes of this user\n"          \
+	"  -C, --cap-bytes N       cut each TLS call after N bytes\n"      \
+	"                          (default 4194304); the cut is counted\n" \
+	"  -R, --ringbuf-bytes N   ring buffer size, a power of two\n"     \
+	"                          (default 33554432)\n"                   \
+	"  -v, --verbose           debug logging, with libbpf's messages\n" \
+	"  -h, --help              this text\n"
+
 extern volatile sig_atomic_t cli_stop;
 
 void cli_install_signals(void);

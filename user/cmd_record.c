@@ -17,28 +17,11 @@ static const char record_usage[] =
 	"as JSON lines (see README.md, 'Recording format'). '-' is stdout.\n"
 	"\n"
 	"  -o, --output FILE       where to write (required)\n"
-	"  -d, --duration SEC      stop after SEC seconds (default: at a\n"
-	"                          signal, SIGINT or SIGTERM)\n"
-	"  -p, --pid PID           only this process\n"
-	"  -c, --comm NAME         only processes with this command name\n"
-	"  -u, --uid UID           only processes of this user\n"
-	"  -C, --cap-bytes N       cut each call after N bytes (default\n"
-	"                          4194304); cut calls are marked truncated\n"
-	"  -R, --ringbuf-bytes N   ring buffer size, a power of two\n"
-	"                          (default 33554432)\n"
-	"  -v, --verbose           debug logging, with libbpf's messages\n"
-	"  -h, --help              this text\n";
+	CLI_CAPTURE_USAGE;
 
 static const struct option record_opts[] = {
 	{ "output", required_argument, NULL, 'o' },
-	{ "duration", required_argument, NULL, 'd' },
-	{ "pid", required_argument, NULL, 'p' },
-	{ "comm", required_argument, NULL, 'c' },
-	{ "uid", required_argument, NULL, 'u' },
-	{ "cap-bytes", required_argument, NULL, 'C' },
-	{ "ringbuf-bytes", required_argument, NULL, 'R' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	CLI_CAPTURE_LONG_OPTS,
 	{ 0 },
 };
 
@@ -52,7 +35,7 @@ int cmd_record(int argc, char **argv)
 	struct ev_sink sink;
 	int opt, err;
 
-	while ((opt = getopt_long(argc, argv, "o:d:p:c:u:C:R:vh",
+	while ((opt = getopt_long(argc, argv, "o:" CLI_CAPTURE_SHORT_OPTS,
 				  record_opts, NULL)) != -1) {
 		int res = cli_capture_opt(opt, optarg, &copts);
 

@@ -30,14 +30,7 @@ static const char run_usage[] =
 	"      --pricing FILE      prices that override the shipped table\n"
 	"      --bodies            add request and response bodies\n"
 	"      --body-limit N      cut each body at N bytes\n"
-	"  -d, --duration SEC      stop after SEC seconds\n"
-	"  -p, --pid PID           only this process\n"
-	"  -c, --comm NAME         only processes with this command name\n"
-	"  -u, --uid UID           only processes of this user\n"
-	"  -C, --cap-bytes N       cut each TLS call after N bytes\n"
-	"  -R, --ringbuf-bytes N   ring buffer size, a power of two\n"
-	"  -v, --verbose           debug logging\n"
-	"  -h, --help              this text\n";
+	CLI_CAPTURE_USAGE;
 
 static const char replay_usage[] =
 	"usage: llmtap replay [options] FILE\n"
@@ -67,14 +60,7 @@ static const struct option run_opts[] = {
 	{ "pricing", required_argument, NULL, OPT_PRICING },
 	{ "bodies", no_argument, NULL, OPT_BODIES },
 	{ "body-limit", required_argument, NULL, OPT_BODY_LIMIT },
-	{ "duration", required_argument, NULL, 'd' },
-	{ "pid", required_argument, NULL, 'p' },
-	{ "comm", required_argument, NULL, 'c' },
-	{ "uid", required_argument, NULL, 'u' },
-	{ "cap-bytes", required_argument, NULL, 'C' },
-	{ "ringbuf-bytes", required_argument, NULL, 'R' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
+	CLI_CAPTURE_LONG_OPTS,
 	{ 0 },
 };
 
@@ -167,7 +153,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 
 	a->capture.uid = -1;
 	a->calls.rotate_keep = 5;
-	while ((opt = getopt_long(argc, argv, "o:d:p:c:u:C:R:vh", run_opts,
+	while ((opt = getopt_long(argc, argv, "o:" CLI_CAPTURE_SHORT_OPTS, run_opts,
 				  NULL)) != -1) {
 		int res = cli_capture_opt(opt, optarg, &a->capture);
 
