@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The call store: every llm_call record in SQLite, kept across
+ * restarts, and the queries that `llmtap query`, `calls`, `session` and
+ * the HTTP API answer from it. Records are the JSON objects calls.c
+ * builds (see README.md, 'Output').
+ */
+#ifndef LLMTAP_STORE_H
+#define LLMTAP_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define STORE_DEFAULT_PATH "/var/lib/llmtap/llmtap.db"
+
+struct store;
+
+struct store_opts {
+	const char *path;	/* NULL: STORE_DEFAULT_PATH */
+	bool read_only;	/* the query commands */
+	uint64_t retain_seconds;	/* 0: keep forever */
+	uint64_t max_bytes;	/* 0: no size limit */
+};
+
+/* Which calls a query looks at. Zero/NULL fields do not filter. */
+struct store_filter {
+	uint64_t since_ns;	/* ts >= since_ns (ns since the epoch) */
+	uint64_t until_ns;	/* ts < until_ns; 0: now */
+	const char *user_id;
+	const char *session_id;
+	const char *model;
+	const char *provider;
+	const char *process;	/* comm or exe */
+	int64_t uid;	/* -1: any */
+};
+
+/* NULL, after logging why, when the file cannot be opened or made. */
+struct store *store_open(const struct store_opts *o);
+void store_close(struct store *s);	/* flushes first; accepts NULL */
+
+/* Queues a record; it is committed by the next store_flush. */
+int store_add(struct store *s, const json_t *rec);
+/* Commits what is queued in one transaction, then applies retention.
+ * The daemon calls it every second: kill -9 loses at most that. */
+int store_flush(struct store *s);
+
+/*
+ * Queries. Each returns a new JSON value the caller json_decref()s, or
+ * NULL after logging an error. The shapes are documented in store.c
+ * and the README; the CLI prints them as tables, the API as they are.
+ */
+/* Aggregates grouped by "provider", "model", "process", "uid", "user",
+ * "user_id", "session", "container" or "property:NAME"; top N by cost
+ * (0: all). */
+json_t *store_query_by(struct store *s, const struct store_filter *f,
+		       const char *by, int top);
+/* Calls, newest first, with paging. */
+json_t *store_calls(struct store *s, const struct store_filter *f,
+		    int limit, int offset);
+/* Per user_id (or per OS user when os_users): requests, cost, tokens,
+ * error rate, first and last seen, average cost per active day. */
+json_t *store_users(struct store *s, const struct store_filter *f,
+		    bool os_users, int top);
+/* Sessions (declared and inferred) with their totals. */
+json_t *store_sessions(struct store *s, const struct store_filter *f,
+		       int top);
+/* One session: totals and its tree of Session-Path steps; NULL if
+ * unknown. */
+json_t *store_session(struct store *s, const char *id);
+/* Prompt-cache hit rate and savings; exact repeat requests. */
+json_t *store_cache(struct store *s, const struct store_filter *f);
+
+#endif /* LLMTAP_STORE_H */
