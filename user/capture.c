@@ -193,8 +193,9 @@ static int on_proc(struct capture *c, const struct lt_proc *p, size_t size)
 	ev.exit_code = p->exit_code;
 	snprintf(ev.exe, sizeof(ev.exe), "%s", p->filename);
 
-	/* A new binary may carry OpenSSL itself (Node.js does). */
-	if (ev.op == EV_PROC_EXEC)
+	/* A new binary may carry OpenSSL itself (Node.js does). Not while
+	 * closing: the attacher is gone then. */
+	if (ev.op == EV_PROC_EXEC && c->attacher)
 		attacher_scan_pid(c->attacher, p->hdr.pid);
 	if (c->sink.on_proc)
 		c->sink.on_proc(c->sink.ctx, &ev);
@@ -204,7 +205,7 @@ static int on_proc(struct capture *c, const struct lt_proc *p, size_t size)
 static int on_libmap(struct capture *c, const struct lt_libmap *m,
 		     size_t size)
 {
-	if (size < sizeof(*m))
+	if (size < sizeof(*m) || !c->attacher)
 		return -EINVAL;
 	if (attacher_scan_pid(c->attacher, m->hdr.pid) == 0)
 		queue_rescan(c, m->hdr.pid);
@@ -445,8 +446,11 @@ void capture_close(struct capture *c)
 	if (!c)
 		return;
 
-	/* Stop new records first, then drain what is queued. */
+	/* Stop new records first, then drain what is queued; the drain
+	 * must not attach anything again. */
 	attacher_free(c->attacher);
+	c->attacher = NULL;
+	c->nrescans = 0;
 	if (c->skel)
 		tls_bpf__detach(c->skel);
 	if (c->rb) {
