@@ -14,17 +14,18 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 # Debian packages the build, the daemon and the tests need.
 DEPS_BUILD := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libssl-dev libnghttp2-dev libbrotli-dev libzstd-dev \
-	libcmocka-dev pkg-config make gcc
+	libcmocka-dev libcapstone-dev libsqlite3-dev libmicrohttpd-dev \
+	pkg-config make gcc
 DEPS_TEST := curl openssl python3 python3-httpx python3-requests python3-h2 \
-	nodejs npm iproute2
+	nodejs npm iproute2 prometheus
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	-Wformat=2 -Wstrict-prototypes
 CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -MMD -MP \
 	-Iinclude -Iuser -I$(BUILD)
-LDLIBS := -lbpf -lelf -lz -ljansson -lcrypto -lnghttp2 \
-	-lbrotlidec -lzstd -lm
+LDLIBS := -lbpf -lelf -lz -ljansson -lcrypto -lnghttp2 -lcapstone \
+	-lbrotlidec -lzstd -lsqlite3 -lmicrohttpd -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
@@ -35,7 +36,7 @@ USER_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 # Objects that include a BPF skeleton; unit tests link everything else.
 BPF_USER_OBJS := $(BUILD)/obj/main.o $(BUILD)/obj/capture.o \
 	$(BUILD)/obj/cmd_run.o $(BUILD)/obj/cmd_record.o \
-	$(BUILD)/obj/attach.o
+	$(BUILD)/obj/attach.o $(BUILD)/obj/execgate.o
 LIB_OBJS := $(filter-out $(BPF_USER_OBJS),$(USER_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -321,8 +321,6 @@ int BPF_KRETPROBE(ssl_call_return, long ret)
 	return call_return((int)ret);
 }
 
-/* ---- connection metadata ---- */
-
 static __always_inline void conn_fill(struct lt_conn *c, __u64 ssl,
 				      __u32 op)
 {
@@ -331,6 +329,100 @@ static __always_inline void conn_fill(struct lt_conn *c, __u64 ssl,
 	c->op = op;
 	c->fd = -1;
 }
+
+/* ---- Go crypto/tls ---- */
+
+/*
+ * Go 1.17+ passes arguments and results in registers (the internal
+ * register ABI): the receiver in RAX, a slice as RBX (pointer), RCX
+ * (length), RDI (capacity); the int result in RAX. R14 holds the
+ * running goroutine. A goroutine moves between threads, so calls are
+ * keyed by goroutine, and Go's stacks move, so there are no
+ * uretprobes: user space puts go_read_ret on each RET of Read.
+ */
+struct go_key {
+	__u32 pid;
+	__u32 pad;
+	__u64 g;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_key);
+	__type(value, struct call_args);
+} go_active SEC(".maps");
+
+static __always_inline struct go_key go_key_now(struct pt_regs *ctx)
+{
+	struct go_key k = { .pid = bpf_get_current_pid_tgid() >> 32,
+			    .g = ctx->r14 };
+
+	return k;
+}
+
+/* Write returns only when all of b is written or the conn failed. */
+SEC("uprobe")
+int go_write_enter(struct pt_regs *ctx)
+{
+	struct call_args a = { .ssl = ctx->ax, .buf = ctx->bx,
+			       .dir = LT_DIR_WRITE };
+
+	if (task_wanted())
+		emit_data(&a, ctx->cx);
+	return 0;
+}
+
+SEC("uprobe")
+int go_read_enter(struct pt_regs *ctx)
+{
+	struct go_key k = go_key_now(ctx);
+	struct call_args a = { .ssl = ctx->ax, .buf = ctx->bx,
+			       .dir = LT_DIR_READ };
+
+	if (task_wanted())
+		bpf_map_update_elem(&go_active, &k, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int go_read_ret(struct pt_regs *ctx)
+{
+	struct go_key k = go_key_now(ctx);
+	struct call_args *a = bpf_map_lookup_elem(&go_active, &k);
+	long n = (long)ctx->ax;
+
+	if (!a)
+		return 0;
+	if (n > 0)
+		emit_data(a, n);
+	bpf_map_delete_elem(&go_active, &k);
+	return 0;
+}
+
+/* ---- GnuTLS ---- */
+
+/* gnutls_server_name_set(session, GNUTLS_NAME_DNS, name, len). */
+#define GNUTLS_NAME_DNS 1
+
+SEC("uprobe")
+int BPF_KPROBE(gnutls_sni_enter, void *session, int type, const char *name,
+	       size_t len)
+{
+	struct lt_conn c = {};
+
+	if (type != GNUTLS_NAME_DNS || !name || !task_wanted())
+		return 0;
+	conn_fill(&c, (__u64)session, LT_CONN_SNI);
+	if (len > sizeof(c.host) - 1)
+		len = sizeof(c.host) - 1;
+	bpf_probe_read_user(c.host, len & (LT_HOST_LEN - 1), name);
+	output_small(&c, sizeof(c));
+	return 0;
+}
+
+/* ---- connection metadata ---- */
+
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)

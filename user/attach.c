@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <glob.h>
-#include <libelf.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,35 +12,91 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "elfsym.h"
 #include "log.h"
 #include "tls.skel.h"
 
-#define MAX_LINKS_PER_FILE 16
+/* Entry probes plus one per RET of Go's Read, which has a handful. */
+#define MAX_LINKS_PER_FILE 48
+#define GO_RETS_MAX 32
 
-/* One uprobe: which function, which program, entry or return. */
+/* One uprobe: which function, which program, where in it. */
+enum probe_at {
+	AT_ENTRY,
+	AT_RETURN,	/* a uretprobe */
+	AT_EACH_RET,	/* a uprobe on each RET instruction (Go) */
+};
+
 struct probe_spec {
 	const char *func;
 	const char *prog;
-	bool retprobe;
+	enum probe_at at;
 };
 
-/* OpenSSL 1.1 and 3.x. SSL_write is what marks a file as a TLS
- * library; the _ex forms are absent before 1.1.1. */
-static const struct probe_spec probe_specs[] = {
-	{ "SSL_write", "ssl_write_enter", false },
-	{ "SSL_write", "ssl_call_return", true },
-	{ "SSL_write_ex", "ssl_write_ex_enter", false },
-	{ "SSL_write_ex", "ssl_call_return", true },
-	{ "SSL_read", "ssl_read_enter", false },
-	{ "SSL_read", "ssl_call_return", true },
-	{ "SSL_read_ex", "ssl_read_ex_enter", false },
-	{ "SSL_read_ex", "ssl_call_return", true },
-	{ "SSL_ctrl", "ssl_ctrl_enter", false },
-	{ "SSL_set_fd", "ssl_set_fd_enter", false },
-	{ "SSL_free", "ssl_free_enter", false },
+/* A TLS implementation: the symbol that marks a file as carrying it,
+ * and its probes. */
+struct tls_stack {
+	const char *name;
+	const char *marker;
+	const struct probe_spec *specs;
+	size_t nspecs;
 };
 
-#define N_SPECS (sizeof(probe_specs) / sizeof(probe_specs[0]))
+/* OpenSSL 1.1 and 3.x, and BoringSSL, which keeps these names. The
+ * _ex forms are absent before 1.1.1. */
+static const struct probe_spec openssl_specs[] = {
+	{ "SSL_write", "ssl_write_enter", AT_ENTRY },
+	{ "SSL_write", "ssl_call_return", AT_RETURN },
+	{ "SSL_write_ex", "ssl_write_ex_enter", AT_ENTRY },
+	{ "SSL_write_ex", "ssl_call_return", AT_RETURN },
+	{ "SSL_read", "ssl_read_enter", AT_ENTRY },
+	{ "SSL_read", "ssl_call_return", AT_RETURN },
+	{ "SSL_read_ex", "ssl_read_ex_enter", AT_ENTRY },
+	{ "SSL_read_ex", "ssl_call_return", AT_RETURN },
+	{ "SSL_ctrl", "ssl_ctrl_enter", AT_ENTRY },
+	{ "SSL_set_fd", "ssl_set_fd_enter", AT_ENTRY },
+	{ "SSL_free", "ssl_free_enter", AT_ENTRY },
+};
+
+/* GnuTLS's record calls have SSL_read/SSL_write's shape: (session,
+ * buffer, size) in, a byte count or a negative error out. */
+static const struct probe_spec gnutls_specs[] = {
+	{ "gnutls_record_send", "ssl_write_enter", AT_ENTRY },
+	{ "gnutls_record_send", "ssl_call_return", AT_RETURN },
+	{ "gnutls_record_recv", "ssl_read_enter", AT_ENTRY },
+	{ "gnutls_record_recv", "ssl_call_return", AT_RETURN },
+	{ "gnutls_server_name_set", "gnutls_sni_enter", AT_ENTRY },
+	{ "gnutls_transport_set_int2", "ssl_set_fd_enter", AT_ENTRY },
+	{ "gnutls_deinit", "ssl_free_enter", AT_ENTRY },
+};
+
+static const struct probe_spec go_specs[] = {
+	{ "crypto/tls.(*Conn).Write", "go_write_enter", AT_ENTRY },
+	{ "crypto/tls.(*Conn).Read", "go_read_enter", AT_ENTRY },
+	{ "crypto/tls.(*Conn).Read", "go_read_ret", AT_EACH_RET },
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct tls_stack tls_stacks[] = {
+	{ "OpenSSL", "SSL_write", openssl_specs, ARRAY_LEN(openssl_specs) },
+	{ "GnuTLS", "gnutls_record_send", gnutls_specs,
+	  ARRAY_LEN(gnutls_specs) },
+	{ "Go crypto/tls", "crypto/tls.(*Conn).Write", go_specs,
+	  ARRAY_LEN(go_specs) },
+};
+
+#define N_STACKS ARRAY_LEN(tls_stacks)
+
+/* Every function name of every stack, for one pass over the symbols. */
+#define N_FUNCS_MAX 32
+
+struct func_table {
+	const char *names[N_FUNCS_MAX];
+	size_t offsets[N_FUNCS_MAX];
+	size_t sizes[N_FUNCS_MAX];
+	size_t n;
+};
 
 /* Every file looked at, TLS library or not, so each is read once. */
 struct known_file {
@@ -54,6 +108,9 @@ struct known_file {
 };
 
 struct attacher {
+	/* The exec gate's thread attaches too. Recursive: scanning a
+	 * process adds its files through the public entry point. */
+	pthread_mutex_t lock;
 	struct tls_bpf *skel;
 	struct bpf_link *dlopen_links[1];
 	int ndlopen;
@@ -63,13 +120,16 @@ struct attacher {
 	int attached;
 };
 
-/* Where distributions put the system libssl. */
+/* Where distributions put the system TLS libraries. */
 static const char *const system_lib_globs[] = {
 	"/lib/x86_64-linux-gnu/libssl.so*",
 	"/usr/lib/x86_64-linux-gnu/libssl.so*",
+	"/usr/lib/x86_64-linux-gnu/libgnutls.so*",
 	"/lib/aarch64-linux-gnu/libssl.so*",
 	"/usr/lib/aarch64-linux-gnu/libssl.so*",
+	"/usr/lib/aarch64-linux-gnu/libgnutls.so*",
 	"/usr/lib64/libssl.so*",
+	"/usr/lib64/libgnutls.so*",
 	"/lib64/libssl.so*",
 	"/usr/lib/libssl.so*",
 };
@@ -80,12 +140,13 @@ struct attacher *attacher_new(struct tls_bpf *skel)
 
 	if (!a)
 		return NULL;
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&a->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 	a->skel = skel;
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		log_err("libelf: %s", elf_errmsg(-1));
-		free(a);
-		return NULL;
-	}
 	return a;
 }
 
@@ -99,13 +160,19 @@ void attacher_free(struct attacher *a)
 	}
 	for (int i = 0; i < a->ndlopen; i++)
 		bpf_link__destroy(a->dlopen_links[i]);
+	pthread_mutex_destroy(&a->lock);
 	free(a->files);
 	free(a);
 }
 
-int attacher_count(const struct attacher *a)
+int attacher_count(struct attacher *a)
 {
-	return a->attached;
+	int n;
+
+	pthread_mutex_lock(&a->lock);
+	n = a->attached;
+	pthread_mutex_unlock(&a->lock);
+	return n;
 }
 
 static struct known_file *find_known(struct attacher *a, dev_t dev,
@@ -140,96 +207,6 @@ static struct known_file *add_known(struct attacher *a, dev_t dev,
 	return f;
 }
 
-/* Function names whose file offsets one ELF pass looks up. */
-struct sym_query {
-	const char *const *names;
-	size_t n;
-	size_t *offsets;	/* 0: not defined in the file */
-};
-
-/* A symbol's address to its offset in the file, through the PT_LOAD
- * segment that maps it: uprobes are placed by file offset. */
-static size_t vaddr_to_offset(Elf *elf, GElf_Addr addr)
-{
-	size_t nph;
-
-	if (elf_getphdrnum(elf, &nph))
-		return 0;
-	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
-		    !(ph.p_flags & PF_X))
-			continue;
-		if (addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_memsz)
-			return addr - ph.p_vaddr + ph.p_offset;
-	}
-	return 0;
-}
-
-static void match_symbol(Elf *elf, const GElf_Sym *sym, const char *name,
-			 struct sym_query *q)
-{
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->offsets[i] || strcmp(name, q->names[i]) != 0)
-			continue;
-		q->offsets[i] = vaddr_to_offset(elf, sym->st_value);
-	}
-}
-
-static void scan_symtab(Elf *elf, Elf_Scn *scn, struct sym_query *q)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	GElf_Shdr sh;
-	size_t n;
-
-	if (!data || !gelf_getshdr(scn, &sh) || !sh.sh_entsize)
-		return;
-	n = sh.sh_size / sh.sh_entsize;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Sym sym;
-		const char *name;
-
-		if (!gelf_getsym(data, (int)i, &sym) ||
-		    sym.st_shndx == SHN_UNDEF ||
-		    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
-			continue;
-		name = elf_strptr(elf, sh.sh_link, sym.st_name);
-		if (name)
-			match_symbol(elf, &sym, name, q);
-	}
-}
-
-/* Fills q->offsets from the dynamic and static symbol tables. Returns
- * 0, or -ENOEXEC when path is not a readable ELF file. */
-static int elf_lookup(const char *path, struct sym_query *q)
-{
-	Elf_Scn *scn = NULL;
-	Elf *elf;
-	int fd;
-
-	memset(q->offsets, 0, q->n * sizeof(*q->offsets));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		elf_end(elf);
-		close(fd);
-		return -ENOEXEC;
-	}
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-
-		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_DYNSYM ||
-					       sh.sh_type == SHT_SYMTAB))
-			scan_symtab(elf, scn, q);
-	}
-	elf_end(elf);
-	close(fd);
-	return 0;
-}
-
 static int attach_at(struct bpf_program *prog, const char *path,
 		     size_t offset, bool retprobe, struct bpf_link **out)
 {
@@ -241,69 +218,141 @@ static int attach_at(struct bpf_program *prog, const char *path,
 	return *out ? 0 : -errno;
 }
 
-static const char *const tls_funcs[] = {
-	"SSL_write", "SSL_write_ex", "SSL_read", "SSL_read_ex",
-	"SSL_ctrl", "SSL_set_fd", "SSL_free",
-};
-
-#define N_TLS_FUNCS (sizeof(tls_funcs) / sizeof(tls_funcs[0]))
-
-static size_t func_offset(const size_t *offsets, const char *func)
+static void func_table_init(struct func_table *t)
 {
-	for (size_t i = 0; i < N_TLS_FUNCS; i++) {
-		if (strcmp(tls_funcs[i], func) == 0)
-			return offsets[i];
+	t->n = 0;
+	for (size_t i = 0; i < N_STACKS; i++) {
+		for (size_t j = 0; j < tls_stacks[i].nspecs; j++) {
+			const char *f = tls_stacks[i].specs[j].func;
+
+			if (t->n && strcmp(t->names[t->n - 1], f) == 0)
+				continue;
+			t->names[t->n++] = f;
+		}
+	}
+}
+
+static int func_table_lookup(struct func_table *t, const char *path)
+{
+	struct elfsym_query q = { t->names, t->n, t->offsets, t->sizes };
+
+	return elfsym_lookup(path, &q);
+}
+
+static size_t func_offset(const struct func_table *t, const char *func,
+			  size_t *size)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->names[i], func) == 0) {
+			if (size)
+				*size = t->sizes[i];
+			return t->offsets[i];
+		}
 	}
 	return 0;
 }
 
-static int attach_file(struct attacher *a, struct known_file *f,
-		       const char *path, const size_t *offsets)
+static int add_link(struct known_file *f, struct bpf_program *prog,
+		    const char *path, size_t off, bool retprobe)
 {
-	for (size_t i = 0; i < N_SPECS; i++) {
-		const struct probe_spec *spec = &probe_specs[i];
-		size_t off = func_offset(offsets, spec->func);
-		struct bpf_program *prog;
-		int err;
+	int err;
 
-		if (!off)
-			continue;
-		prog = bpf_object__find_program_by_name(a->skel->obj,
-							spec->prog);
-		if (!prog || f->nlinks >= MAX_LINKS_PER_FILE)
-			return -EINVAL;
-		err = attach_at(prog, path, off, spec->retprobe,
-				&f->links[f->nlinks]);
+	if (f->nlinks >= MAX_LINKS_PER_FILE)
+		return -E2BIG;
+	err = attach_at(prog, path, off, retprobe, &f->links[f->nlinks]);
+	if (!err)
+		f->nlinks++;
+	return err;
+}
+
+/* A probe on every RET of the function: Go's stand-in for uretprobes. */
+static int attach_each_ret(struct known_file *f, struct bpf_program *prog,
+			   const char *path, size_t off, size_t size)
+{
+	size_t rets[GO_RETS_MAX];
+	int n = elfsym_find_rets(path, off, size, rets, GO_RETS_MAX);
+	int err = 0;
+
+	if (n <= 0)
+		return n < 0 ? n : -ENOENT;
+	for (int i = 0; i < n && !err; i++)
+		err = add_link(f, prog, path, rets[i], false);
+	return err;
+}
+
+static int attach_spec(struct attacher *a, struct known_file *f,
+		       const char *path, const struct func_table *t,
+		       const struct probe_spec *spec)
+{
+	size_t size = 0;
+	size_t off = func_offset(t, spec->func, &size);
+	struct bpf_program *prog;
+
+	if (!off)
+		return 0;
+	prog = bpf_object__find_program_by_name(a->skel->obj, spec->prog);
+	if (!prog)
+		return -EINVAL;
+	if (spec->at == AT_EACH_RET)
+		return attach_each_ret(f, prog, path, off, size);
+	return add_link(f, prog, path, off, spec->at == AT_RETURN);
+}
+
+static int attach_stack(struct attacher *a, struct known_file *f,
+			const char *path, const struct func_table *t,
+			const struct tls_stack *stack)
+{
+	for (size_t i = 0; i < stack->nspecs; i++) {
+		const struct probe_spec *spec = &stack->specs[i];
+		int err = attach_spec(a, f, path, t, spec);
+
 		if (err) {
 			log_warn("attach %s in %s: %s", spec->func, path,
 				 strerror(-err));
 			return err;
 		}
-		f->nlinks++;
 	}
 	return 0;
 }
 
+static void detach_file(struct known_file *f)
+{
+	for (int j = 0; j < f->nlinks; j++)
+		bpf_link__destroy(f->links[j]);
+	f->nlinks = 0;
+}
+
 /* Names the real file, not the /proc/PID/exe link it came through. */
-static void log_attached(const struct known_file *f, const char *path)
+static void log_attached(const struct known_file *f, const char *path,
+			 const char *stack)
 {
 	char *real = realpath(path, NULL);
 
 	if (real && strcmp(real, path) != 0) {
-		log_info("attached %d probes to %s (via %s)", f->nlinks, real,
-			 path);
+		log_info("attached %d probes to %s (%s, via %s)", f->nlinks,
+			 real, stack, path);
 		free(real);
 		return;
 	}
 	free(real);
-	log_info("attached %d probes to %s", f->nlinks, path);
+	log_info("attached %d probes to %s (%s)", f->nlinks, path, stack);
 }
 
-int attacher_add_file(struct attacher *a, const char *path)
+/* The stack whose marker the file defines, or NULL. */
+static const struct tls_stack *find_stack(const struct func_table *t)
 {
-	size_t offsets[N_TLS_FUNCS];
-	struct sym_query q = { tls_funcs, N_TLS_FUNCS, offsets };
+	for (size_t i = 0; i < N_STACKS; i++) {
+		if (func_offset(t, tls_stacks[i].marker, NULL))
+			return &tls_stacks[i];
+	}
+	return NULL;
+}
+
+static int add_file(struct attacher *a, const char *path)
+{
+	const struct tls_stack *stack;
 	struct known_file *f;
+	struct func_table t;
 	struct stat st;
 	int err;
 
@@ -314,20 +363,32 @@ int attacher_add_file(struct attacher *a, const char *path)
 	f = add_known(a, st.st_dev, st.st_ino);
 	if (!f)
 		return -ENOMEM;
-	if (elf_lookup(path, &q) || !func_offset(offsets, "SSL_write"))
+	func_table_init(&t);
+	if (func_table_lookup(&t, path))
+		return 0;
+	stack = find_stack(&t);
+	if (!stack)
 		return 0;
 
 	f->is_tls = true;
-	err = attach_file(a, f, path, offsets);
+	err = attach_stack(a, f, path, &t, stack);
 	if (err) {
-		for (int j = 0; j < f->nlinks; j++)
-			bpf_link__destroy(f->links[j]);
-		f->nlinks = 0;
+		detach_file(f);
 		return err;
 	}
 	a->attached++;
-	log_attached(f, path);
+	log_attached(f, path, stack->name);
 	return 1;
+}
+
+int attacher_add_file(struct attacher *a, const char *path)
+{
+	int res;
+
+	pthread_mutex_lock(&a->lock);
+	res = add_file(a, path);
+	pthread_mutex_unlock(&a->lock);
+	return res;
 }
 
 /* Where glibc (2.34 and later: dlopen lives in libc) is. */
@@ -346,14 +407,14 @@ static void attach_dlopen(struct attacher *a)
 {
 	static const char *const names[] = { "dlopen" };
 	size_t off;
-	struct sym_query q = { names, 1, &off };
+	struct elfsym_query q = { names, 1, &off, NULL };
 	int err;
 
 	for (size_t i = 0; i < sizeof(libc_paths) / sizeof(libc_paths[0]);
 	     i++) {
 		const char *path = libc_paths[i];
 
-		if (elf_lookup(path, &q) || !off)
+		if (elfsym_lookup(path, &q) || !off)
 			continue;
 		err = attach_at(a->skel->progs.dlopen_return, path, off, true,
 				&a->dlopen_links[0]);
@@ -395,7 +456,10 @@ static const char *maps_tls_path(char *line)
 		return NULL;
 	path[strcspn(path, "\n")] = '\0';
 	base = strrchr(path, '/') + 1;
-	if (strncmp(base, "libssl", 6) != 0 || !strstr(base, ".so"))
+	if (strncmp(base, "libssl", 6) != 0 &&
+	    strncmp(base, "libgnutls", 9) != 0)
+		return NULL;
+	if (!strstr(base, ".so"))
 		return NULL;
 	return path;
 }
@@ -432,10 +496,13 @@ int attacher_scan_pid(struct attacher *a, pid_t pid)
 	char exe[64];
 	int added = 0;
 
+	pthread_mutex_lock(&a->lock);
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	if (attacher_add_file(a, exe) > 0)
 		added++;
-	return added + scan_maps(a, pid);
+	added += scan_maps(a, pid);
+	pthread_mutex_unlock(&a->lock);
+	return added;
 }
 
 int attacher_scan_all(struct attacher *a, pid_t only)
@@ -444,6 +511,7 @@ int attacher_scan_all(struct attacher *a, pid_t only)
 	int added = add_system_libs(a);
 	DIR *d;
 
+	/* Called once, before the exec gate's thread starts: no lock. */
 	attach_dlopen(a);
 	if (only)
 		return added + attacher_scan_pid(a, only);

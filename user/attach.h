@@ -4,7 +4,8 @@
  * libssl, every libssl a process maps, and executables that carry
  * OpenSSL statically and export its symbols (Node.js). A uprobe is
  * placed on a file's inode, so one attach covers every process that
- * runs that file, now or later.
+ * runs that file, now or later. The functions are safe to call from
+ * more than one thread.
  */
 #ifndef LLMTAP_ATTACH_H
 #define LLMTAP_ATTACH_H
@@ -31,6 +32,6 @@ int attacher_scan_pid(struct attacher *a, pid_t pid);
  * 0 if already known or not a TLS library, negative errno on error. */
 int attacher_add_file(struct attacher *a, const char *path);
 
-int attacher_count(const struct attacher *a);
+int attacher_count(struct attacher *a);
 
 #endif /* LLMTAP_ATTACH_H */

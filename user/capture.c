@@ -11,6 +11,7 @@
 
 #include "attach.h"
 #include "capture.h"
+#include "execgate.h"
 #include "llmtap.h"
 #include "log.h"
 #include "peer.h"
@@ -38,6 +39,7 @@ struct capture {
 	struct tls_bpf *skel;
 	struct ring_buffer *rb;
 	struct attacher *attacher;
+	struct execgate *gate;
 	struct ev_sink sink;
 	int64_t boot_to_wall_ns;
 	uint64_t stats_seen[LT_STAT_MAX];
@@ -351,6 +353,7 @@ struct capture *capture_open(const struct capture_opts *opts,
 	}
 	if (start_targets(c, opts->pid))
 		goto fail;
+	c->gate = execgate_start(c->attacher);
 	log_settings(opts);
 	return c;
 
@@ -448,6 +451,7 @@ void capture_close(struct capture *c)
 
 	/* Stop new records first, then drain what is queued; the drain
 	 * must not attach anything again. */
+	execgate_stop(c->gate);
 	attacher_free(c->attacher);
 	c->attacher = NULL;
 	c->nrescans = 0;

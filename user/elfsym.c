@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elfsym.h"
+#include "log.h"
+
+/* A Go function we disassemble is a few KiB; refuse anything silly. */
+#define ELFSYM_FUNC_MAX (1u << 20)
+
+static bool elfsym_ready(void)
+{
+	static int ok = -1;
+
+	if (ok < 0)
+		ok = elf_version(EV_CURRENT) != EV_NONE;
+	return ok;
+}
+
+/* A symbol's address to its offset in the file, through the loadable
+ * executable segment that maps it: uprobes are placed by offset. */
+static size_t vaddr_to_offset(Elf *elf, GElf_Addr addr)
+{
+	size_t nph;
+
+	if (elf_getphdrnum(elf, &nph))
+		return 0;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
+		    !(ph.p_flags & PF_X))
+			continue;
+		if (addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_memsz)
+			return addr - ph.p_vaddr + ph.p_offset;
+	}
+	return 0;
+}
+
+static void match_symbol(Elf *elf, const GElf_Sym *sym, const char *name,
+			 struct elfsym_query *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		if (q->offsets[i] || strcmp(name, q->names[i]) != 0)
+			continue;
+		q->offsets[i] = vaddr_to_offset(elf, sym->st_value);
+		if (q->sizes)
+			q->sizes[i] = sym->st_size;
+	}
+}
+
+static void scan_symtab(Elf *elf, Elf_Scn *scn, struct elfsym_query *q)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	GElf_Shdr sh;
+	size_t n;
+
+	if (!data || !gelf_getshdr(scn, &sh) || !sh.sh_entsize)
+		return;
+	n = sh.sh_size / sh.sh_entsize;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Sym sym;
+		const char *name;
+
+		if (!gelf_getsym(data, (int)i, &sym) ||
+		    sym.st_shndx == SHN_UNDEF ||
+		    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+			continue;
+		name = elf_strptr(elf, sh.sh_link, sym.st_name);
+		if (name)
+			match_symbol(elf, &sym, name, q);
+	}
+}
+
+/* Opens path as ELF; *fd and the result must be closed by the caller. */
+static Elf *elfsym_open(const char *path, int *fd)
+{
+	Elf *elf;
+
+	if (!elfsym_ready())
+		return NULL;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		close(*fd);
+		return NULL;
+	}
+	return elf;
+}
+
+int elfsym_lookup(const char *path, struct elfsym_query *q)
+{
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd;
+
+	memset(q->offsets, 0, q->n * sizeof(*q->offsets));
+	if (q->sizes)
+		memset(q->sizes, 0, q->n * sizeof(*q->sizes));
+	elf = elfsym_open(path, &fd);
+	if (!elf)
+		return -ENOEXEC;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_DYNSYM ||
+					       sh.sh_type == SHT_SYMTAB))
+			scan_symtab(elf, scn, q);
+	}
+	elf_end(elf);
+	close(fd);
+	return 0;
+}
+
+int elfsym_has_symtab(const char *path)
+{
+	Elf_Scn *scn = NULL;
+	bool found = false;
+	Elf *elf;
+	int fd;
+
+	elf = elfsym_open(path, &fd);
+	if (!elf)
+		return -ENOEXEC;
+	while (!found && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		found = gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB;
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
+}
+
+static uint8_t *read_range(const char *path, size_t offset, size_t size)
+{
+	uint8_t *buf = malloc(size);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	if (buf && fd >= 0)
+		n = pread(fd, buf, size, (off_t)offset);
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)size) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * Instruction boundaries need a real decoder: a 0xc3 byte inside
+ * another instruction is not a return, and a uprobe placed there would
+ * corrupt the program. Capstone decodes x86-64 exactly.
+ */
+int elfsym_find_rets(const char *path, size_t offset, size_t size,
+		     size_t *out, int max)
+{
+	cs_insn *insn = NULL;
+	uint8_t *code;
+	csh handle;
+	size_t count;
+	int found = 0;
+
+	if (!size || size > ELFSYM_FUNC_MAX)
+		return -EINVAL;
+	code = read_range(path, offset, size);
+	if (!code)
+		return -EIO;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) {
+		free(code);
+		return -ENOTSUP;
+	}
+	count = cs_disasm(handle, code, size, 0, 0, &insn);
+	for (size_t i = 0; i < count && found < max; i++) {
+		if (insn[i].id == X86_INS_RET)
+			out[found++] = offset + insn[i].address;
+	}
+	cs_free(insn, count);
+	cs_close(&handle);
+	free(code);
+	return count ? found : -EBADMSG;
+}
