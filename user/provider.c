@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Recognition and the dialect-independent half of reading a call: the
- * per-dialect halves live in prov_openai.c, prov_anthropic.c and
- * prov_gemini.c behind struct prov_ops.
+ * per-dialect halves live in prov_openai.c, prov_anthropic.c,
+ * prov_gemini.c and prov_ollama.c behind struct prov_ops.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ndjson.h"
 #include "provider.h"
 
 /* Ollama's documented default port. */
@@ -48,13 +49,20 @@ struct prov_suffix {
 	const char *operation;
 };
 
-/* Longest first: "/chat/completions" must win over "/completions". */
+/* Longest first: "/chat/completions" must win over "/completions",
+ * and Ollama's "/api/embeddings" over OpenAI's "/embeddings". Ollama's
+ * paths are suffixes too, as proxies mount them under a prefix (Open
+ * WebUI's /ollama/api/chat). */
 static const struct prov_suffix prov_suffixes[] = {
 	{ "/chat/completions", PROV_OPENAI, "chat" },
 	{ "/completions", PROV_OPENAI, "completions" },
+	{ "/api/embeddings", PROV_OLLAMA, "embeddings" },
 	{ "/embeddings", PROV_OPENAI, "embeddings" },
 	{ "/responses", PROV_OPENAI, "responses" },
 	{ "/v1/messages", PROV_ANTHROPIC, "messages" },
+	{ "/api/chat", PROV_OLLAMA, "chat" },
+	{ "/api/generate", PROV_OLLAMA, "completions" },
+	{ "/api/embed", PROV_OLLAMA, "embeddings" },
 };
 
 struct prov_gmethod {
@@ -235,6 +243,8 @@ static const char *prov_dialect_name(enum prov_dialect d, bool compat)
 		return compat ? "anthropic_compatible" : "anthropic";
 	case PROV_GEMINI:
 		return compat ? "gemini_compatible" : "gemini";
+	case PROV_OLLAMA:
+		return compat ? "ollama_compatible" : "ollama";
 	default:
 		return "unknown";
 	}
@@ -248,20 +258,32 @@ static const char *prov_dialect_name(enum prov_dialect d, bool compat)
  * path, so /v1/messages on 127.0.0.1 is "anthropic". Any other host is
  * "<dialect>_compatible", e.g. a vLLM server is "openai_compatible".
  */
-static const char *prov_name(const struct http_exchange *ex,
-			     enum prov_dialect d)
+static const char *prov_known_host(const struct prov_hostinfo *h)
 {
-	struct prov_hostinfo h;
 	size_t i;
 
-	prov_host_info(ex, &h);
 	for (i = 0; i < sizeof(prov_hosts) / sizeof(prov_hosts[0]); i++) {
-		if (prov_domain_match(h.name, prov_hosts[i].domain))
+		if (prov_domain_match(h->name, prov_hosts[i].domain))
 			return prov_hosts[i].name;
 	}
-	if (h.port == PROV_OLLAMA_PORT || strstr(h.name, "ollama"))
+	return NULL;
+}
+
+static bool prov_ollama_host(const struct prov_hostinfo *h)
+{
+	return h->port == PROV_OLLAMA_PORT || strstr(h->name, "ollama");
+}
+
+static const char *prov_name(const struct prov_hostinfo *h,
+			     enum prov_dialect d)
+{
+	const char *known = prov_known_host(h);
+
+	if (known)
+		return known;
+	if (prov_ollama_host(h))
 		return "ollama";
-	return prov_dialect_name(d, !prov_is_loopback(h.name));
+	return prov_dialect_name(d, !prov_is_loopback(h->name));
 }
 
 static size_t prov_path_len(const char *path)
@@ -320,6 +342,7 @@ enum prov_dialect provider_classify(const struct http_exchange *ex,
 				    const char **operation)
 {
 	const char *op = NULL;
+	struct prov_hostinfo h;
 	enum prov_dialect d;
 
 	*provider = NULL;
@@ -330,7 +353,11 @@ enum prov_dialect provider_classify(const struct http_exchange *ex,
 	d = prov_path_dialect(ex->path, &op);
 	if (d == PROV_NONE)
 		return PROV_NONE;
-	*provider = prov_name(ex, d);
+	prov_host_info(ex, &h);
+	/* A cloud API's /api/chat is its own business, not Ollama. */
+	if (d == PROV_OLLAMA && prov_known_host(&h))
+		return PROV_NONE;
+	*provider = prov_name(&h, d);
 	*operation = op;
 	return d;
 }
@@ -368,6 +395,8 @@ static const struct prov_ops *prov_ops_of(enum prov_dialect d)
 		return &prov_anthropic_ops;
 	case PROV_GEMINI:
 		return &prov_gemini_ops;
+	case PROV_OLLAMA:
+		return &prov_ollama_ops;
 	default:
 		return NULL;
 	}
@@ -376,6 +405,7 @@ static const struct prov_ops *prov_ops_of(enum prov_dialect d)
 struct prov_run {
 	struct llm_call *call;
 	const struct prov_ops *ops;
+	uint64_t json_lines;	/* NDJSON lines that were JSON */
 };
 
 static json_t *prov_load(const struct body *b)
@@ -426,24 +456,81 @@ static void prov_parse_json(struct prov_run *r, json_t *body)
 	}
 }
 
-static int prov_on_event(void *ctx, const struct sse_event *ev)
+/* One stream item, an SSE event or an NDJSON line, with its JSON. */
+static void prov_stream_item(struct prov_run *r,
+			     const struct sse_event *ev, json_t *data)
 {
-	struct prov_run *r = ctx;
-	json_t *data = NULL;
-	json_t *err;
+	json_t *err = json_object_get(data, "error");
 
 	r->call->events++;
 	if (ev->oversize)
 		r->call->parse_error = "stream event over the size limit";
-	if (ev->len && (ev->data[0] == '{' || ev->data[0] == '['))
-		data = json_loadb(ev->data, ev->len, 0, NULL);
-	err = json_object_get(data, "error");
 	if (json_is_object(err) || json_is_string(err))
 		prov_set_error(r->call, err);
 	if (r->ops->event)
 		r->ops->event(r->call, ev, data);
+}
+
+static int prov_on_event(void *ctx, const struct sse_event *ev)
+{
+	struct prov_run *r = ctx;
+	json_t *data = NULL;
+
+	if (ev->len && (ev->data[0] == '{' || ev->data[0] == '['))
+		data = json_loadb(ev->data, ev->len, 0, NULL);
+	prov_stream_item(r, ev, data);
 	json_decref(data);
 	return 0;
+}
+
+/* An NDJSON line goes to the dialect as an event of type "ndjson";
+ * its data is not NUL-terminated. A cut line is not parsed. */
+static int prov_on_line(void *ctx, const struct ndjson_line *l)
+{
+	struct prov_run *r = ctx;
+	struct sse_event ev = {
+		.type = "ndjson", .data = l->data, .len = l->len,
+		.ts_ns = l->ts_ns, .oversize = l->oversize,
+		.unterminated = l->unterminated,
+	};
+	json_t *data = NULL;
+
+	while (ev.len && isspace((unsigned char)ev.data[0])) {
+		ev.data++;
+		ev.len--;
+	}
+	if (!l->oversize)
+		data = json_loadb(ev.data, ev.len, 0, NULL);
+	if (data)
+		r->json_lines++;
+	prov_stream_item(r, &ev, data);
+	json_decref(data);
+	return 0;
+}
+
+/* Fed arrival by arrival, so each line carries its own time. */
+static int prov_parse_ndjson(struct prov_run *r, const struct body *b,
+			     uint64_t ts_default)
+{
+	struct ndjson_parser *p = ndjson_parser_new(prov_on_line, r);
+	uint64_t ts = ts_default;
+	int err = 0;
+	size_t i;
+
+	if (!p)
+		return -ENOMEM;
+	for (i = 0; i < b->nsegs && !err; i++) {
+		ts = b->segs[i].ts_ns;
+		err = ndjson_parser_feed(p, (const char *)b->data +
+					 b->segs[i].off, b->segs[i].len, ts);
+	}
+	if (!b->nsegs)
+		err = ndjson_parser_feed(p, (const char *)b->data, b->len,
+					 ts);
+	if (!err)
+		err = ndjson_parser_finish(p, ts);
+	ndjson_parser_free(p);
+	return err;
 }
 
 static int prov_parse_sse(struct prov_run *r, const struct body *b,
@@ -494,11 +581,18 @@ static int prov_parse_response(struct prov_run *r,
 	const struct body *b = &ex->resp_body;
 	char kind = prov_body_kind(b);
 	json_t *body;
+	int err;
 
 	if (kind == 's') {
 		/* An event stream even if nobody said so. */
 		r->call->stream = true;
 		return prov_parse_sse(r, b, ex->ts_resp_start);
+	}
+	if (kind == 'j' && r->ops->ndjson) {
+		err = prov_parse_ndjson(r, b, ex->ts_resp_start);
+		/* No line was JSON: maybe one object over many lines. */
+		if (err || r->json_lines)
+			return err;
 	}
 	body = kind == 'j' ? prov_load(b) : NULL;
 	if (!body && b->len && ex->status < 400)
@@ -593,10 +687,27 @@ static bool prov_is_stream(const struct http_exchange *ex,
 
 	if (c->stream)
 		return true;	/* the request asked for it */
-	if (ct && strcasestr(ct, "text/event-stream"))
+	if (ct && (strcasestr(ct, "text/event-stream") ||
+		   strcasestr(ct, "application/x-ndjson")))
 		return true;
 	return c->dialect == PROV_GEMINI && strstr(ex->path, ":stream") &&
 	       (!q || strstr(ex->path, ":stream") < q);
+}
+
+/*
+ * "/api/chat" is a common path for any web app's own chat endpoint.
+ * Unless the host is Ollama's (its port, or named so), the Ollama
+ * dialect needs a request naming a model, which Ollama requires.
+ */
+static bool prov_ollama_sure(const struct http_exchange *ex,
+			     const struct llm_call *c)
+{
+	struct prov_hostinfo h;
+
+	if (c->dialect != PROV_OLLAMA || c->model)
+		return true;
+	prov_host_info(ex, &h);
+	return prov_ollama_host(&h);
 }
 
 int provider_analyze(const struct http_exchange *ex, struct llm_call *call)
@@ -613,6 +724,8 @@ int provider_analyze(const struct http_exchange *ex, struct llm_call *call)
 	call->ts_start = ex->ts_req_start;
 
 	prov_parse_request(&r, ex);
+	if (!prov_ollama_sure(ex, call))
+		return -ENOENT;
 	call->stream = prov_is_stream(ex, call);
 
 	err = prov_parse_response(&r, ex);

@@ -23,6 +23,7 @@ enum prov_dialect {
 	PROV_OPENAI,	/* OpenAI and every server copying its API */
 	PROV_ANTHROPIC,
 	PROV_GEMINI,
+	PROV_OLLAMA,	/* Ollama's native /api/chat, /api/generate */
 };
 
 /*
@@ -91,11 +92,15 @@ struct prov_ops {
 		      json_t *data);
 	/* raw_usage to the normalised form. */
 	void (*usage)(const json_t *raw, struct llm_usage *u);
+	/* The dialect streams newline-delimited JSON: each line of a
+	 * JSON body goes to event, as an event of type "ndjson". */
+	bool ndjson;
 };
 
 extern const struct prov_ops prov_openai_ops;
 extern const struct prov_ops prov_anthropic_ops;
 extern const struct prov_ops prov_gemini_ops;
+extern const struct prov_ops prov_ollama_ops;
 
 /* Small helpers over jansson that tolerate missing or odd fields. */
 const char *prov_jstr(const json_t *obj, const char *key);

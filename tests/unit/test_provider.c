@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "calls.h"
 #include "provider.h"
 
 #define T0 1700000000000000000ull
@@ -563,6 +565,369 @@ static void test_stream_every_split(void **state)
 	}
 }
 
+/* --- Ollama ---------------------------------------------------------- */
+
+/* A streamed /api/chat as Ollama sends it (docs/api.md): the first
+ * line has no text yet, the last carries the counts. */
+static const char oll_stream[] =
+	"{\"model\":\"llama3.2\",\"created_at\":\"2025-01-01T00:00:00Z\","
+	"\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+	"\"done\":false}\n"
+	"{\"model\":\"llama3.2\",\"created_at\":\"2025-01-01T00:00:01Z\","
+	"\"message\":{\"role\":\"assistant\",\"content\":\"Hel\"},"
+	"\"done\":false}\n"
+	"{\"model\":\"llama3.2\",\"created_at\":\"2025-01-01T00:00:02Z\","
+	"\"message\":{\"role\":\"assistant\",\"content\":\"lo\"},"
+	"\"done\":false}\n"
+	"{\"model\":\"llama3.2\",\"created_at\":\"2025-01-01T00:00:03Z\","
+	"\"message\":{\"role\":\"assistant\",\"content\":\"\"},"
+	"\"done\":true,\"done_reason\":\"stop\",\"total_duration\":4883583458,"
+	"\"load_duration\":1334875,\"prompt_eval_count\":26,"
+	"\"prompt_eval_duration\":342546000,\"eval_count\":298,"
+	"\"eval_duration\":4535599000}\n";
+
+/* No "stream" in the request: Ollama streams by default. */
+static struct http_exchange *oll_chat(const char *host)
+{
+	struct http_exchange *ex = mkex(host, "/api/chat",
+		"{\"model\":\"llama3.2\",\"messages\":[{\"role\":\"user\","
+		"\"content\":\"hi\"}]}");
+
+	respond(ex, 200, "application/x-ndjson");
+	return ex;
+}
+
+static void oll_check_stream(const struct llm_call *c)
+{
+	assert_int_equal(c->dialect, PROV_OLLAMA);
+	assert_string_equal(c->provider, "ollama");
+	assert_string_equal(c->operation, "chat");
+	assert_string_equal(c->model, "llama3.2");
+	assert_string_equal(c->response_model, "llama3.2");
+	assert_true(c->stream);
+	assert_true(c->has_usage);
+	assert_int_equal(c->usage.input_tokens, 26);
+	assert_int_equal(c->usage.output_tokens, 298);
+	assert_int_equal(c->usage.total_tokens, 324);
+	assert_int_equal(c->events, 4);
+	assert_null(c->err_type);
+	assert_null(c->parse_error);
+}
+
+/* Cut into two arrivals at every byte: the same usage, and ttft is the
+ * arrival that held the newline of the first line with text. */
+static void test_ollama_stream_every_split(void **state)
+{
+	size_t n = strlen(oll_stream);
+	const char *hel = strstr(oll_stream, "\"Hel\"");
+	size_t done = (size_t)(strchr(hel, '\n') - oll_stream);
+	struct llm_call c;
+
+	for (size_t i = 0; i <= n; i++) {
+		struct http_exchange *ex = oll_chat("localhost:11434");
+		char *a = strndup(oll_stream, i);
+
+		seg(ex, 100, a);
+		seg(ex, 200, oll_stream + i);
+		analyze(ex, &c);
+		oll_check_stream(&c);
+		assert_int_equal(c.ttft_ns, (done < i ? 100 : 200) * MS);
+		llm_call_clear(&c);
+		exchange_free(ex);
+		free(a);
+	}
+}
+
+/* One arrival per byte, byte k at k ms. */
+static void test_ollama_stream_bytewise(void **state)
+{
+	struct http_exchange *ex = oll_chat("127.0.0.1:8080");
+	const char *hel = strstr(oll_stream, "\"Hel\"");
+	size_t done = (size_t)(strchr(hel, '\n') - oll_stream);
+	struct llm_call c;
+
+	for (size_t i = 0; oll_stream[i]; i++) {
+		char one[2] = { oll_stream[i], '\0' };
+
+		seg(ex, 1 + i, one);
+	}
+	analyze(ex, &c);
+	/* A loopback host speaking the dialect is named by it. */
+	oll_check_stream(&c);
+	assert_int_equal(c.ttft_ns, (1 + done) * MS);
+	llm_call_clear(&c);
+	exchange_free(ex);
+}
+
+static void test_ollama_generate(void **state)
+{
+	struct http_exchange *ex = mkex("localhost:11434", "/api/generate",
+		"{\"model\":\"qwen2.5:7b\",\"prompt\":\"Why?\","
+		"\"stream\":false}");
+	struct llm_call c;
+
+	respond(ex, 200, "application/json; charset=utf-8");
+	seg(ex, 300, "{\"model\":\"qwen2.5:7b\",\"created_at\":"
+		"\"2025-01-01T00:00:00Z\",\"response\":\"Because.\","
+		"\"done\":true,\"done_reason\":\"stop\",\"context\":[1,2,3],"
+		"\"total_duration\":5043500667,\"prompt_eval_count\":11,"
+		"\"eval_count\":4}");
+	ex->ts_resp_end = T0 + 301 * MS;
+	analyze(ex, &c);
+	assert_string_equal(c.provider, "ollama");
+	assert_string_equal(c.operation, "completions");
+	assert_string_equal(c.model, "qwen2.5:7b");
+	assert_false(c.stream);
+	assert_false(c.has_ttft);
+	assert_true(c.has_usage);
+	assert_int_equal(c.usage.input_tokens, 11);
+	assert_int_equal(c.usage.output_tokens, 4);
+	assert_int_equal(c.usage.total_tokens, 15);
+	assert_int_equal(c.duration_ns, 301 * MS);
+	llm_call_clear(&c);
+	exchange_free(ex);
+}
+
+/* Pretty-printed, as a proxy might: one object over many lines. */
+static void test_ollama_pretty(void **state)
+{
+	struct http_exchange *ex = mkex("localhost:11434", "/api/embed",
+		"{\"model\":\"all-minilm\",\"input\":\"hi\"}");
+	struct llm_call c;
+
+	respond(ex, 200, "application/json");
+	seg(ex, 30, "{\n  \"model\": \"all-minilm\",\n  \"embeddings\": "
+		"[[0.1,\n 0.2]],\n  \"prompt_eval_count\": 8\n}\n");
+	analyze(ex, &c);
+	assert_string_equal(c.operation, "embeddings");
+	assert_false(c.stream);
+	assert_true(c.has_usage);
+	assert_int_equal(c.usage.input_tokens, 8);
+	assert_int_equal(c.usage.output_tokens, 0);
+	assert_null(c.parse_error);
+	llm_call_clear(&c);
+	exchange_free(ex);
+}
+
+static void test_ollama_error(void **state)
+{
+	struct http_exchange *ex = oll_chat("localhost:11434");
+	struct llm_call c;
+
+	respond(ex, 404, "application/json; charset=utf-8");
+	seg(ex, 5, "{\"error\":\"model \\\"llama3.2\\\" not found, try "
+		"pulling it first\"}");
+	analyze(ex, &c);
+	assert_string_equal(c.err_type, "error");
+	assert_non_null(strstr(c.err_message, "not found"));
+	assert_false(c.has_usage);
+	assert_false(c.has_ttft);
+	llm_call_clear(&c);
+	exchange_free(ex);
+
+	/* An error line in the middle of a stream. */
+	ex = oll_chat("localhost:11434");
+	seg(ex, 10, "{\"model\":\"llama3.2\",\"message\":{\"content\":\"A\"},"
+		"\"done\":false}\n");
+	seg(ex, 20, "{\"error\":\"an error was encountered while running "
+		"the model\"}\n");
+	analyze(ex, &c);
+	assert_string_equal(c.err_type, "error");
+	assert_int_equal(c.ttft_ns, 10 * MS);
+	assert_false(c.has_usage);
+	llm_call_clear(&c);
+	exchange_free(ex);
+}
+
+/* Cut before the last line, and cut mid-line: no counts came. */
+static void test_ollama_incomplete(void **state)
+{
+	size_t cut = (size_t)(strstr(oll_stream, "\"done\":true") -
+			      oll_stream);
+	size_t last = (size_t)(strrchr(oll_stream, '{') - oll_stream);
+	size_t cuts[] = { last, cut };
+	struct llm_call c;
+
+	for (size_t k = 0; k < 2; k++) {
+		struct http_exchange *ex = oll_chat("localhost:11434");
+		char *a = strndup(oll_stream, cuts[k]);
+
+		seg(ex, 50, a);
+		ex->incomplete = true;
+		analyze(ex, &c);
+		assert_true(c.stream);
+		assert_false(c.has_usage);
+		assert_int_equal(c.ttft_ns, 50 * MS);
+		assert_null(c.err_type);
+		llm_call_clear(&c);
+		exchange_free(ex);
+		free(a);
+	}
+}
+
+/* With no response (status 0), only the request says: streamed
+ * unless "stream": false, and embeddings never. */
+static void test_ollama_stream_default(void **state)
+{
+	static const struct {
+		const char *path;
+		const char *req;
+		bool stream;
+	} cases[] = {
+		{ "/api/chat", "{\"model\":\"m\"}", true },
+		{ "/api/generate", "{\"model\":\"m\",\"stream\":true}", true },
+		{ "/api/generate", "{\"model\":\"m\",\"stream\":false}",
+		  false },
+		{ "/api/embed", "{\"model\":\"m\"}", false },
+	};
+	struct llm_call c;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_exchange *ex = mkex("localhost:11434",
+						cases[i].path, cases[i].req);
+
+		ex->incomplete = true;
+		analyze(ex, &c);
+		assert_int_equal(c.stream, cases[i].stream);
+		assert_false(c.has_usage);
+		llm_call_clear(&c);
+		exchange_free(ex);
+	}
+}
+
+/* A web app's own /api/chat is not Ollama unless it names a model or
+ * the host is Ollama's; a cloud API's never is. */
+static void test_ollama_not_llm(void **state)
+{
+	struct http_exchange *ex = mkex("shop.example.com", "/api/chat",
+					"{\"messages\":[\"hi\"]}");
+	struct llm_call c;
+
+	assert_int_equal(provider_analyze(ex, &c), -ENOENT);
+	llm_call_clear(&c);
+	exchange_free(ex);
+
+	ex = mkex("api.openai.com", "/api/chat",
+		  "{\"model\":\"gpt-4o\",\"messages\":[]}");
+	assert_int_equal(provider_analyze(ex, &c), -ENOENT);
+	llm_call_clear(&c);
+	exchange_free(ex);
+
+	/* Named by the port, the request body cannot unmake it. */
+	ex = mkex("gpu-box:11434", "/api/chat", "not json");
+	analyze(ex, &c);
+	assert_string_equal(c.provider, "ollama");
+	assert_string_equal(c.parse_error, "request body is not JSON");
+	llm_call_clear(&c);
+	exchange_free(ex);
+}
+
+/* --- cost of local models -------------------------------------------- */
+
+static json_t *oll_record(struct calls *calls, struct http_exchange *ex)
+{
+	json_t *rec = calls_record(calls, ex);
+
+	assert_non_null(rec);
+	exchange_free(ex);
+	return rec;
+}
+
+static struct http_exchange *oll_priced(const char *host, const char *path,
+					const char *model)
+{
+	char req[128];
+	struct http_exchange *ex;
+
+	snprintf(req, sizeof(req), "{\"model\":\"%s\",\"stream\":false}",
+		 model);
+	ex = mkex(host, path, req);
+	respond(ex, 200, "application/json");
+	if (strncmp(path, "/api/", 5) == 0)
+		seg(ex, 10, "{\"done\":true,\"prompt_eval_count\":1000,"
+			"\"eval_count\":500}");
+	else
+		seg(ex, 10, "{\"usage\":{\"prompt_tokens\":1000,"
+			"\"completion_tokens\":500}}");
+	return ex;
+}
+
+static struct calls *oll_calls(const char *pricing)
+{
+	struct calls_opts o = { .out_path = "/dev/null",
+				.pricing_path = pricing };
+	struct calls *calls = calls_new(&o);
+
+	assert_non_null(calls);
+	return calls;
+}
+
+static void test_ollama_cost(void **state)
+{
+	char path[] = "/tmp/llmtap-test-pricing-XXXXXX";
+	static const char prices[] =
+		"{\"models\":[{\"provider\":\"ollama\",\"match\":\"llama3\","
+		"\"input\":1.0,\"output\":4.0}]}";
+	int fd = mkstemp(path);
+	struct calls *calls;
+	json_t *rec;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, prices, strlen(prices)),
+			 (ssize_t)strlen(prices));
+	close(fd);
+	calls = oll_calls(path);
+
+	/* Priced by the user's file: 1000 * 1.0 + 500 * 4.0 per 1e6. */
+	rec = oll_record(calls, oll_priced("localhost:11434",
+					   "/api/generate", "llama3"));
+	assert_float_equal(json_real_value(json_object_get(rec, "cost_usd")),
+			   0.003, 1e-12);
+	json_decref(rec);
+
+	/* Not in any table: free, on the native or the OpenAI path. */
+	rec = oll_record(calls, oll_priced("localhost:11434",
+					   "/api/generate", "qwen2.5"));
+	assert_true(json_is_real(json_object_get(rec, "cost_usd")));
+	assert_float_equal(json_real_value(json_object_get(rec, "cost_usd")),
+			   0.0, 0);
+	json_decref(rec);
+	rec = oll_record(calls, oll_priced("localhost:11434",
+					   "/v1/chat/completions", "qwen2.5"));
+	assert_string_equal(json_string_value(json_object_get(rec,
+			    "provider")), "ollama");
+	assert_float_equal(json_real_value(json_object_get(rec, "cost_usd")),
+			   0.0, 0);
+	json_decref(rec);
+
+	/* Any other local server is not free: it may be a paid proxy. */
+	rec = oll_record(calls, oll_priced("127.0.0.1:8080",
+					   "/v1/chat/completions", "qwen2.5"));
+	assert_true(json_is_null(json_object_get(rec, "cost_usd")));
+	json_decref(rec);
+
+	calls_free(calls);
+	unlink(path);
+}
+
+/* No usage, no cost: a stream cut before its counts is not free. */
+static void test_ollama_cost_incomplete(void **state)
+{
+	struct calls *calls = oll_calls(NULL);
+	struct http_exchange *ex = oll_chat("localhost:11434");
+	json_t *rec;
+
+	seg(ex, 10, "{\"model\":\"llama3.2\",\"message\":{\"content\":\"A\"},"
+		"\"done\":false}\n");
+	ex->incomplete = true;
+	rec = oll_record(calls, ex);
+	assert_true(json_is_null(json_object_get(rec, "usage")));
+	assert_true(json_is_null(json_object_get(rec, "cost_usd")));
+	assert_true(json_is_true(json_object_get(rec, "stream")));
+	json_decref(rec);
+	calls_free(calls);
+}
+
 /* --- recognition and bad input -------------------------------------- */
 
 struct name_case {
@@ -580,6 +945,13 @@ static const struct name_case names[] = {
 	{ "api.deepseek.com", "/chat/completions", "deepseek", "chat" },
 	{ "api.x.ai", "/v1/responses", "xai", "responses" },
 	{ "localhost:11434", "/v1/chat/completions", "ollama", "chat" },
+	{ "localhost:11434", "/api/chat", "ollama", "chat" },
+	{ "127.0.0.1:8080", "/api/generate", "ollama", "completions" },
+	{ "gpu-box:11434", "/api/embed", "ollama", "embeddings" },
+	{ "ollama.lan", "/api/embeddings", "ollama", "embeddings" },
+	{ "llm.example.com", "/ollama/api/chat", "ollama_compatible",
+	  "chat" },
+	{ "127.0.0.1:8080", "/v1/embeddings", "openai", "embeddings" },
 	{ "127.0.0.1:8080", "/v1/chat/completions", "openai", "chat" },
 	{ "127.0.0.1:8080", "/v1/messages", "anthropic", "messages" },
 	{ "127.0.0.1:8080", "/v1beta/models/m:generateContent", "gemini",
@@ -704,6 +1076,16 @@ int main(void)
 		cmocka_unit_test(test_gemini_stream),
 		cmocka_unit_test(test_gemini_500),
 		cmocka_unit_test(test_stream_every_split),
+		cmocka_unit_test(test_ollama_stream_every_split),
+		cmocka_unit_test(test_ollama_stream_bytewise),
+		cmocka_unit_test(test_ollama_generate),
+		cmocka_unit_test(test_ollama_pretty),
+		cmocka_unit_test(test_ollama_error),
+		cmocka_unit_test(test_ollama_incomplete),
+		cmocka_unit_test(test_ollama_stream_default),
+		cmocka_unit_test(test_ollama_not_llm),
+		cmocka_unit_test(test_ollama_cost),
+		cmocka_unit_test(test_ollama_cost_incomplete),
 		cmocka_unit_test(test_provider_names),
 		cmocka_unit_test(test_sni_only),
 		cmocka_unit_test(test_not_llm),

@@ -1,4 +1,4 @@
-"""What the mock provider answers: the bodies of the three dialects.
+"""What the mock provider answers: the bodies of the four dialects.
 
 Nothing here touches a socket. route() takes a parsed request and returns a
 Reply; provider.py carries the Reply over HTTP/1.1 or HTTP/2.
@@ -37,6 +37,10 @@ They land in each dialect's own fields, with that provider's meaning:
     totalTokenCount=in+out+reasoning.
     Streamed: every chunk but the last carries only promptTokenCount=in
     and totalTokenCount=in; the last carries everything.
+  Ollama native (/api/chat, /api/generate, /api/embed):
+    prompt_eval_count=in, eval_count=out (embed: prompt_eval_count only).
+    Streamed (the default unless the request says "stream": false) as
+    NDJSON: only the last line, "done": true, carries the counts.
 
 The reply text is "t0 t1 ... t{N-1}", N = x-mock-events (default 5);
 a stream sends one text delta per word ("t0", " t1", ...).
@@ -461,6 +465,83 @@ def gemini_error(status):
         "code": status, "message": "%s (mock)" % name, "status": name}})
 
 
+# ---------------------------------------------------------------- Ollama
+
+# Ollama's fixed-looking fields; none is derived from anything.
+OLLAMA_CREATED = "2025-01-01T00:00:00.000000Z"
+OLLAMA_DURATIONS = {"total_duration": 5043500667, "load_duration": 5025959,
+                    "prompt_eval_duration": 325953000,
+                    "eval_duration": 4709213000}
+
+
+def _ndjson(obj):
+    return (_dumps(obj) + "\n").encode()
+
+
+def _ollama_final(model, u, extra):
+    final = {"model": model, "created_at": OLLAMA_CREATED}
+    final.update(extra)
+    final.update({"done": True, "done_reason": "stop"})
+    final.update(OLLAMA_DURATIONS)
+    final.update({"prompt_eval_count": u["in"], "eval_count": u["out"]})
+    return final
+
+
+def _ollama_piece(chat, text):
+    """The text of one line, where chat or generate puts it."""
+    if chat:
+        return {"message": {"role": "assistant", "content": text}}
+    return {"response": text}
+
+
+def _ollama_reply(req, body, knobs, chat):
+    model = body.get("model", DEFAULT_MODEL)
+    # /api/generate's last object also carries the token context.
+    end = _ollama_piece(chat, "")
+    if not chat:
+        end["context"] = [1, 2, 3]
+    # Ollama streams unless told not to: absent or null means true.
+    if body.get("stream") is False:
+        final = _ollama_final(model, knobs.usage, end)
+        final.update(_ollama_piece(chat, "".join(_words(knobs.events))))
+        return Reply(200, "application/json; charset=utf-8",
+                     _ndjson(final))
+    events = []
+    for word in _words(knobs.events):
+        line = {"model": model, "created_at": OLLAMA_CREATED}
+        line.update(_ollama_piece(chat, word))
+        line["done"] = False
+        events.append(_ndjson(line))
+    events.append(_ndjson(_ollama_final(model, knobs.usage, end)))
+    return Reply(200, "application/x-ndjson", events=events)
+
+
+def ollama_chat(req, body, knobs):
+    return _ollama_reply(req, body, knobs, True)
+
+
+def ollama_generate(req, body, knobs):
+    return _ollama_reply(req, body, knobs, False)
+
+
+def ollama_embed(req, body, knobs):
+    inputs = body.get("input", "")
+    count = len(inputs) if isinstance(inputs, list) else 1
+    return _json_reply(200, {
+        "model": body.get("model", DEFAULT_MODEL),
+        "embeddings": [[0.125 * (i + 1)] * 8 for i in range(count)],
+        "total_duration": 14143917, "load_duration": 1019500,
+        "prompt_eval_count": knobs.usage["in"]})
+
+
+def ollama_error(status):
+    texts = {404: 'model "mock" not found, try pulling it first',
+             400: "invalid request (mock)", 405: "method not allowed",
+             429: "server busy, please try again (mock)"}
+    return _json_reply(status, {"error": texts.get(
+        status, "an error was encountered while running the model (mock)")})
+
+
 # ----------------------------------------------------------------- raw
 
 
@@ -493,6 +574,11 @@ OPENAI_PATHS = {
     "/v1/embeddings": openai_embeddings,
     "/v1/completions": openai_completions,
 }
+OLLAMA_PATHS = {
+    "/api/chat": ollama_chat,
+    "/api/generate": ollama_generate,
+    "/api/embed": ollama_embed,
+}
 GEMINI_PATH = re.compile(
     r"^/v1(?:beta|alpha)?/models/([^/:]+):(generateContent|"
     r"streamGenerateContent)$")
@@ -504,6 +590,8 @@ def _dialect(req):
         return "openai", OPENAI_PATHS[req.path]
     if req.path == "/v1/messages":
         return "anthropic", anthropic_messages
+    if req.path in OLLAMA_PATHS:
+        return "ollama", OLLAMA_PATHS[req.path]
     match = GEMINI_PATH.match(req.path)
     if match:
         model, method = match.groups()
@@ -516,7 +604,8 @@ def _dialect(req):
 
 
 ERRORS = {"openai": openai_error, "anthropic": anthropic_error,
-          "gemini": gemini_error}
+          "gemini": gemini_error, "ollama": ollama_error}
+# Ollama sends no request id.
 ID_HEADERS = {"openai": "x-request-id", "anthropic": "request-id",
               "gemini": "x-goog-request-id"}
 
@@ -545,7 +634,8 @@ def route(req):
         reply = raw_route(req) or _json_reply(404, {"error": "no such path"})
     else:
         reply = _provider_reply(req, name, handler, knobs)
-        reply.add_header(ID_HEADERS[name], "req_mock%d" % req.number)
+        if name in ID_HEADERS:
+            reply.add_header(ID_HEADERS[name], "req_mock%d" % req.number)
     reply.gzip = knobs.gzip
     reply.chunked = knobs.chunked
     reply.die_after = knobs.die_after

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""A local TLS mock of the OpenAI, Anthropic and Gemini HTTP APIs.
+"""A local TLS mock of the OpenAI, Anthropic, Gemini and Ollama HTTP APIs.
 
 Usage: provider.py --cert server.pem --key server.key [--port N]
+       provider.py --plain [--port N]
 
 Listens on 127.0.0.1 only. With --port 0 (the default) it picks a free
 port; either way its first line on stdout is "PORT <n>". ALPN offers h2
 and http/1.1: HTTP/2 when the client picks h2 (needs python3-h2), else
-HTTP/1.1 with keep-alive. One line per request goes to stderr. SIGTERM
-or SIGINT stops it with exit status 0.
+HTTP/1.1 with keep-alive. With --plain it speaks plain HTTP/1.1, no TLS,
+as a local model server such as Ollama does. One line per request goes
+to stderr. SIGTERM or SIGINT stops it with exit status 0.
 
 The dialects, the token-count rule and the x-mock-* header knobs are in
 dialects.py and README.md beside this file.
@@ -82,7 +84,7 @@ def _stream_plan(reply):
 
 
 class H1Connection:
-    """HTTP/1.1 with keep-alive over one TLS socket."""
+    """HTTP/1.1 with keep-alive over one TLS (or, --plain, TCP) socket."""
 
     def __init__(self, sock, peer):
         self.sock = sock
@@ -413,12 +415,15 @@ def hang_up(sock):
 
 
 def serve_connection(raw, addr, context, timeout):
+    """Serves one connection: TLS with context, plain HTTP/1.1 without."""
     peer = "%s:%d" % addr
     raw.settimeout(timeout)
     tls = None
     try:
-        tls = context.wrap_socket(raw, server_side=True)
-        use_h2 = tls.selected_alpn_protocol() == "h2"
+        tls = context.wrap_socket(raw, server_side=True) if context \
+            else raw
+        use_h2 = context is not None and \
+            tls.selected_alpn_protocol() == "h2"
         conn = (H2Connection if use_h2 else H1Connection)(tls, peer)
         try:
             conn.serve()
@@ -448,21 +453,33 @@ def make_context(cert, key):
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--cert", required=True)
-    parser.add_argument("--key", required=True)
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--plain", action="store_true",
+                        help="plain HTTP/1.1, no TLS (no --cert, --key)")
     parser.add_argument("--timeout", type=float, default=READ_TIMEOUT_S,
                         help="read timeout per connection, seconds")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.plain and (args.cert or args.key):
+        parser.error("--plain takes no --cert or --key")
+    if not args.plain and not (args.cert and args.key):
+        parser.error("--cert and --key are required (or --plain)")
+    return args
 
 
 def main():
     args = parse_args()
-    context = make_context(args.cert, args.key)
+    context = None if args.plain else make_context(args.cert, args.key)
     listener = socket.create_server(("127.0.0.1", args.port))
     listener.settimeout(0.2)
     print("PORT %d" % listener.getsockname()[1], flush=True)
-    log("listening on 127.0.0.1:%d, alpn %s", listener.getsockname()[1],
-        "h2,http/1.1" if HAVE_H2 else "http/1.1 (no python3-h2)")
+    if args.plain:
+        log("listening on 127.0.0.1:%d, plain http/1.1",
+            listener.getsockname()[1])
+    else:
+        log("listening on 127.0.0.1:%d, alpn %s",
+            listener.getsockname()[1],
+            "h2,http/1.1" if HAVE_H2 else "http/1.1 (no python3-h2)")
 
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
