@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #include "llmtap.h"
 
@@ -36,6 +37,11 @@ const volatile __u64 wake_bytes = 1 << 20;
 #define NR_RECVFROM 45
 #define NR_SENDMSG 46
 #define NR_RECVMSG 47
+#define NR_CLOSE 3
+#define NR_CONNECT 42
+
+#define AF_INET 2
+#define AF_INET6 10
 
 enum call_kind {
 	CALL_PLAIN = 0,	/* SSL_read/SSL_write: the return value is the count */
@@ -491,19 +497,144 @@ static __always_inline bool is_socket_io(long id)
  * SSL_set_fd; the socket shows up as the fd of the read or write the
  * SSL call makes on the same thread.
  */
+static __always_inline void tls_socket_io(struct pt_regs *regs)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct call_args *a = bpf_map_lookup_elem(&active, &tid);
+
+	if (a)
+		report_fd(a->ssl, (__s32)BPF_CORE_READ(regs, di));
+}
+
+/* ---- plain HTTP to local model servers ---- */
+
+/*
+ * Local model servers (Ollama, vLLM, llama.cpp) speak plain HTTP, so
+ * there is no TLS library to probe. A socket connected to one of the
+ * configured ports is followed through its read/write system calls
+ * instead. Its connection id is the fd with the top bit set, which no
+ * SSL pointer has.
+ */
+#define PLAIN_CONN_TAG (1ull << 63)
+
+struct fd_key {
+	__u32 pid;
+	__s32 fd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LT_PLAIN_PORTS_MAX);
+	__type(key, __u16);
+	__type(value, __u8);
+} plain_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fd_key);
+	__type(value, __u8);
+} plain_fds SEC(".maps");
+
+/* Plain socket calls in flight, by thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct call_args);
+} plain_active SEC(".maps");
+
+static __always_inline struct fd_key fd_key_of(__s32 fd)
+{
+	struct fd_key k = { .pid = bpf_get_current_pid_tgid() >> 32,
+			    .fd = fd };
+
+	return k;
+}
+
+static __always_inline void plain_connect(struct pt_regs *regs)
+{
+	struct fd_key k = fd_key_of(BPF_CORE_READ(regs, di));
+	void *addr = (void *)BPF_CORE_READ(regs, si);
+	__u16 family = 0, port_be = 0, port;
+	__u8 one = 1;
+
+	if (bpf_probe_read_user(&family, sizeof(family), addr) ||
+	    (family != AF_INET && family != AF_INET6))
+		return;
+	/* sin_port and sin6_port both sit right after the family. */
+	if (bpf_probe_read_user(&port_be, sizeof(port_be), addr + 2))
+		return;
+	port = bpf_ntohs(port_be);
+	if (bpf_map_lookup_elem(&plain_ports, &port) && task_wanted())
+		bpf_map_update_elem(&plain_fds, &k, &one, BPF_ANY);
+}
+
+static __always_inline void plain_close(struct pt_regs *regs)
+{
+	__s32 fd = BPF_CORE_READ(regs, di);
+	struct fd_key k = fd_key_of(fd);
+	struct lt_conn c = {};
+
+	if (!bpf_map_lookup_elem(&plain_fds, &k))
+		return;
+	bpf_map_delete_elem(&plain_fds, &k);
+	conn_fill(&c, PLAIN_CONN_TAG | (__u32)fd, LT_CONN_CLOSE);
+	output_small(&c, sizeof(c));
+}
+
+static __always_inline void plain_io_enter(struct pt_regs *regs, long id)
+{
+	__s32 fd = BPF_CORE_READ(regs, di);
+	struct fd_key k = fd_key_of(fd);
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct call_args a = {
+		.ssl = PLAIN_CONN_TAG | (__u32)fd,
+		.buf = BPF_CORE_READ(regs, si),
+		.kind = CALL_PLAIN,
+		.dir = id == NR_WRITE || id == NR_SENDTO ? LT_DIR_WRITE
+							 : LT_DIR_READ,
+	};
+
+	if (id != NR_READ && id != NR_WRITE && id != NR_SENDTO &&
+	    id != NR_RECVFROM)
+		return;
+	if (!bpf_map_lookup_elem(&plain_fds, &k))
+		return;
+	bpf_map_update_elem(&plain_active, &tid, &a, BPF_ANY);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
-	__u64 tid;
-	struct call_args *a;
-
+	if (id == NR_CONNECT) {
+		plain_connect(regs);
+		return 0;
+	}
+	if (id == NR_CLOSE) {
+		plain_close(regs);
+		return 0;
+	}
 	if (!is_socket_io(id))
 		return 0;
-	tid = bpf_get_current_pid_tgid();
-	a = bpf_map_lookup_elem(&active, &tid);
+	tls_socket_io(regs);
+	plain_io_enter(regs, id);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct call_args *a = bpf_map_lookup_elem(&plain_active, &tid);
+
 	if (!a)
 		return 0;
-	report_fd(a->ssl, (__s32)BPF_CORE_READ(regs, di));
+	if (ret > 0) {
+		report_fd(a->ssl, (__s32)(__u32)a->ssl);
+		emit_data(a, ret);
+	}
+	bpf_map_delete_elem(&plain_active, &tid);
 	return 0;
 }
 

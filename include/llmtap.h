@@ -21,6 +21,9 @@
  * most LT_CHUNK_MAX * LT_CHUNKS_MAX = 16 MiB. */
 #define LT_CHUNKS_MAX 1024
 
+/* Ports whose plain-HTTP traffic is captured (local model servers). */
+#define LT_PLAIN_PORTS_MAX 64
+
 #define LT_COMM_LEN 16
 #define LT_HOST_LEN 256
 #define LT_PATH_LEN 256

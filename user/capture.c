@@ -260,13 +260,53 @@ static int attach_tracepoints(struct capture *c)
 	skel->links.proc_exec = bpf_program__attach(skel->progs.proc_exec);
 	skel->links.proc_exit = bpf_program__attach(skel->progs.proc_exit);
 	skel->links.sys_enter = bpf_program__attach(skel->progs.sys_enter);
+	skel->links.sys_exit = bpf_program__attach(skel->progs.sys_exit);
 	if (!skel->links.proc_exec || !skel->links.proc_exit ||
-	    !skel->links.sys_enter) {
+	    !skel->links.sys_enter || !skel->links.sys_exit) {
 		err = -errno;
 		log_err("attach process tracepoints: %s", strerror(-err));
 		return err;
 	}
 	return 0;
+}
+
+int capture_parse_ports(const char *list, uint16_t *ports, int max)
+{
+	const char *p = list;
+	int n = 0;
+
+	if (!*list || strcmp(list, "none") == 0)
+		return 0;
+	while (*p) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (end == p || v == 0 || v > 65535 || n == max ||
+		    (*end && *end != ',')) {
+			log_err("bad port list '%s': want numbers 1-65535 "
+				"separated by commas, at most %d", list, max);
+			return -EINVAL;
+		}
+		ports[n++] = (uint16_t)v;
+		p = *end ? end + 1 : end;
+	}
+	return n;
+}
+
+/* The plain-HTTP ports go into a map: user space may change them. */
+static int set_plain_ports(struct capture *c, const char *list)
+{
+	uint16_t ports[CAPTURE_PLAIN_PORTS_MAX];
+	int fd = bpf_map__fd(c->skel->maps.plain_ports);
+	int n = capture_parse_ports(list ? list : CAPTURE_DEFAULT_PLAIN_PORTS,
+				    ports, CAPTURE_PLAIN_PORTS_MAX);
+	__u8 one = 1;
+
+	for (int i = 0; i < n; i++) {
+		if (bpf_map_update_elem(fd, &ports[i], &one, BPF_ANY))
+			return -errno;
+	}
+	return n < 0 ? n : 0;
 }
 
 static int load_programs(struct capture *c, const struct capture_opts *o)
@@ -317,12 +357,15 @@ static int start_targets(struct capture *c, pid_t only)
 
 static void log_settings(const struct capture_opts *o)
 {
-	log_info("capture: up to %llu bytes per TLS call, %llu-byte ring "
-		 "buffer; pid %d, uid %lld, comm %s (0, -1, - mean all)",
+	log_info("capture: up to %llu bytes per call, %llu-byte ring "
+		 "buffer; plain HTTP on ports %s; pid %d, uid %lld, comm %s "
+		 "(0, -1, - mean all)",
 		 (unsigned long long)(o->cap_bytes ? o->cap_bytes :
 				      CAPTURE_DEFAULT_CAP_BYTES),
 		 (unsigned long long)(o->ringbuf_bytes ? o->ringbuf_bytes :
 				      CAPTURE_DEFAULT_RINGBUF_BYTES),
+		 o->plain_ports ? (*o->plain_ports ? o->plain_ports : "none")
+				: CAPTURE_DEFAULT_PLAIN_PORTS,
 		 o->pid, (long long)o->uid, o->comm ? o->comm : "-");
 }
 
@@ -343,7 +386,8 @@ struct capture *capture_open(const struct capture_opts *opts,
 
 	/* Load with the settings, then the process hooks, then the ring
 	 * buffer, and only then the uprobes: no event is missed. */
-	if (load_programs(c, opts) || attach_tracepoints(c))
+	if (load_programs(c, opts) || set_plain_ports(c, opts->plain_ports) ||
+	    attach_tracepoints(c))
 		goto fail;
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.rb),
 				 handle_record, c, NULL);

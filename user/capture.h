@@ -14,6 +14,10 @@
 
 #define CAPTURE_DEFAULT_CAP_BYTES (4u << 20)
 #define CAPTURE_DEFAULT_RINGBUF_BYTES (32u << 20)
+#define CAPTURE_PLAIN_PORTS_MAX 64
+
+/* Local model servers speak plain HTTP: Ollama, vLLM, llama.cpp. */
+#define CAPTURE_DEFAULT_PLAIN_PORTS "11434,8000,8080"
 
 struct capture_opts {
 	pid_t pid;	/* 0: every process */
@@ -21,7 +25,14 @@ struct capture_opts {
 	const char *comm;	/* NULL: every command */
 	uint64_t cap_bytes;	/* per-call cut; 0: the default */
 	uint64_t ringbuf_bytes;	/* 0: the default */
+	/* Plain-HTTP ports, comma-separated; NULL: the default list,
+	 * "" or "none": none. */
+	const char *plain_ports;
 };
+
+/* Parses a port list as --plain-ports takes it. Returns the count, or
+ * -EINVAL (logged) on a bad list. */
+int capture_parse_ports(const char *list, uint16_t *ports, int max);
 
 struct capture;
 

@@ -25,10 +25,11 @@
 	{ "uid", required_argument, NULL, 'u' },                \
 	{ "cap-bytes", required_argument, NULL, 'C' },          \
 	{ "ringbuf-bytes", required_argument, NULL, 'R' },      \
+	{ "plain-ports", required_argument, NULL, 'P' },        \
 	{ "verbose", no_argument, NULL, 'v' },                  \
 	{ "help", no_argument, NULL, 'h' }
 
-#define CLI_CAPTURE_SHORT_OPTS "d:p:c:u:C:R:vh"
+#define CLI_CAPTURE_SHORT_OPTS "d:p:c:u:C:R:P:vh"
 
 #define CLI_CAPTURE_USAGE                                                 \
 	"  -d, --duration SEC      stop after SEC seconds (default: at\n"  \
@@ -40,6 +41,8 @@
 	"                          (default 4194304); the cut is counted\n" \
 	"  -R, --ringbuf-bytes N   ring buffer size, a power of two\n"     \
 	"                          (default 33554432)\n"                   \
+	"  -P, --plain-ports LIST  plain-HTTP ports of local model servers\n" \
+	"                          (default 11434,8000,8080; 'none')\n"    \
 	"  -v, --verbose           debug logging, with libbpf's messages\n" \
 	"  -h, --help              this text\n"
 
@@ -59,5 +62,8 @@ int cli_capture_loop(struct capture *c, unsigned duration_s,
 int cmd_record(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+/* query, calls, sessions, session, users, cache: argv[0] names one. */
+int cmd_query(int argc, char **argv);
+bool cmd_query_is(const char *name);
 
 #endif /* LLMTAP_CLI_H */

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "log.h"
 #include "record.h"
+#include "scrub.h"
 
 static const char record_usage[] =
 	"usage: llmtap record -o FILE [options]\n"
@@ -31,8 +32,9 @@ int cmd_record(int argc, char **argv)
 	const char *out = NULL;
 	unsigned duration = 0;
 	struct recorder *rec;
+	struct ev_sink rsink, sink;
 	struct capture *cap;
-	struct ev_sink sink;
+	struct scrub *scrub;
 	int opt, err;
 
 	while ((opt = getopt_long(argc, argv, "o:" CLI_CAPTURE_SHORT_OPTS,
@@ -70,9 +72,20 @@ int cmd_record(int argc, char **argv)
 	rec = recorder_open(out);
 	if (!rec)
 		return 1;
-	sink = recorder_sink(rec);
+
+	/* Secrets never reach the file: every event goes through the
+	 * scrubber, which masks them in place at the same length. */
+	rsink = recorder_sink(rec);
+	scrub = scrub_new(&rsink);
+	if (!scrub) {
+		log_err("out of memory");
+		recorder_close(rec);
+		return 1;
+	}
+	sink = scrub_sink(scrub);
 	cap = capture_open(&copts, &sink);
 	if (!cap) {
+		scrub_free(scrub);
 		recorder_close(rec);
 		return 1;
 	}
@@ -82,6 +95,8 @@ int cmd_record(int argc, char **argv)
 	err = cli_capture_loop(cap, duration, NULL, NULL);
 
 	capture_close(cap);
+	/* Before the recorder closes: held header blocks still go out. */
+	scrub_free(scrub);
 	log_info("stopped: %" PRIu64 " lines written", recorder_lines(rec));
 	if (recorder_close(rec)) {
 		log_err("write %s failed", out);

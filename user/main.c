@@ -21,6 +21,12 @@ static const char usage[] =
 	"  run       the daemon: one JSON line per LLM call\n"
 	"  record    write the raw capture to a file (JSON lines)\n"
 	"  replay    run a recording through the same pipeline as run\n"
+	"  query     requests, errors, tokens, cost per user, model, ...\n"
+	"  calls     the stored calls, newest first\n"
+	"  sessions  sessions, declared and inferred\n"
+	"  session   one session's tree of steps\n"
+	"  users     per user: requests, cost, error rate, active days\n"
+	"  cache     prompt-cache savings and exact repeat requests\n"
 	"\n"
 	"Run 'llmtap COMMAND --help' for a command's options.\n";
 
@@ -65,6 +71,14 @@ int cli_capture_opt(int opt, const char *arg, struct capture_opts *o)
 	case 'c':
 		o->comm = arg;
 		return 1;
+	case 'P': {
+		uint16_t ports[CAPTURE_PLAIN_PORTS_MAX];
+
+		if (capture_parse_ports(arg, ports, CAPTURE_PLAIN_PORTS_MAX) < 0)
+			return -1;
+		o->plain_ports = arg;
+		return 1;
+	}
 	default:
 		return 0;
 	}
@@ -134,6 +148,8 @@ int main(int argc, char **argv)
 		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (cmd_query_is(cmd))
+		return cmd_query(argc - 1, argv + 1);
 	log_err("unknown command '%s'; see 'llmtap --help'", cmd);
 	return 2;
 }
