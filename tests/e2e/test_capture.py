@@ -139,21 +139,27 @@ def check_truncation(res, work, mock, body_path):
               str(losses))
 
 
-# In a private mount namespace, every system libssl is /dev/null, and
-# --pid names a process without TLS: nothing to attach to.
+# In a private mount namespace, every system TLS library is /dev/null,
+# and --pid names a process without TLS: nothing to attach to. llmtap
+# itself links GnuTLS (through libmicrohttpd): it loads a copy kept
+# in $2, a path no TLS library is searched for at.
 HIDE_LIBSSL = (
+    "cp /usr/lib/*-linux-gnu/libgnutls.so.30 \"$2\"/ && "
     "for f in $(realpath /usr/lib/*-linux-gnu/libssl.so* "
-    "/lib/*-linux-gnu/libssl.so* 2>/dev/null | sort -u); do "
-    "mount --bind /dev/null $f; done; exec \"$0\" record -o /dev/null "
-    "--pid \"$1\"")
+    "/usr/lib/*-linux-gnu/libgnutls.so* 2>/dev/null | sort -u); do "
+    "mount --bind /dev/null $f; done; LD_LIBRARY_PATH=\"$2\" "
+    "exec \"$0\" record -o /dev/null --duration 5 --pid \"$1\"")
 
 
-def check_no_tls_library(res):
+def check_no_tls_library(res, work):
     idle = subprocess.Popen(["sleep", "30"])
+    libdir = work.file("own-libs")
+    os.makedirs(libdir)
     try:
+        # --duration: should it find a library after all, it stops.
         p = subprocess.run(["unshare", "-m", "sh", "-c", HIDE_LIBSSL, LLMTAP,
-                            str(idle.pid)], capture_output=True, text=True,
-                           timeout=30)
+                            str(idle.pid), libdir], capture_output=True,
+                           text=True, timeout=30)
     finally:
         idle.kill()
         idle.wait()
@@ -171,7 +177,7 @@ def check_bad_starts(res, work):
     res.check("not root: one clear line, non-zero exit",
               p.returncode != 0 and len(lines) == 1 and
               "root" in lines[0] and "CAP_BPF" in lines[0], p.stderr)
-    check_no_tls_library(res)
+    check_no_tls_library(res, work)
     p = subprocess.run([LLMTAP, "record"], capture_output=True, text=True)
     res.check("record without -o: clear error",
               p.returncode == 2 and "-o FILE" in p.stderr, p.stderr)
