@@ -17,7 +17,7 @@ DEPS_BUILD := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libcmocka-dev libcapstone-dev libsqlite3-dev libmicrohttpd-dev \
 	pkg-config make gcc
 DEPS_TEST := curl openssl python3 python3-httpx python3-requests python3-h2 \
-	nodejs npm iproute2 prometheus
+	nodejs npm iproute2 prometheus golang-go wget
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
 	-Wformat=2 -Wstrict-prototypes

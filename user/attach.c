@@ -338,6 +338,20 @@ static void log_attached(const struct known_file *f, const char *path,
 	log_info("attached %d probes to %s (%s)", f->nlinks, path, stack);
 }
 
+/* Said once per binary: each file is looked at once. */
+static void warn_if_stripped_go(const char *path)
+{
+	char *real;
+
+	if (elfsym_is_stripped_go(path) != 1)
+		return;
+	real = realpath(path, NULL);
+	log_warn("%s is a stripped Go program: its TLS traffic cannot be "
+		 "seen (crypto/tls has no symbols to attach to)",
+		 real ? real : path);
+	free(real);
+}
+
 /* The stack whose marker the file defines, or NULL. */
 static const struct tls_stack *find_stack(const struct func_table *t)
 {
@@ -367,8 +381,10 @@ static int add_file(struct attacher *a, const char *path)
 	if (func_table_lookup(&t, path))
 		return 0;
 	stack = find_stack(&t);
-	if (!stack)
+	if (!stack) {
+		warn_if_stripped_go(path);
 		return 0;
+	}
 
 	f->is_tls = true;
 	err = attach_stack(a, f, path, &t, stack);

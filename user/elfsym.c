@@ -122,24 +122,35 @@ int elfsym_lookup(const char *path, struct elfsym_query *q)
 	return 0;
 }
 
-int elfsym_has_symtab(const char *path)
+/* Go's linker always writes its build info section, stripped or not. */
+#define GO_BUILDINFO_SECTION ".go.buildinfo"
+
+int elfsym_is_stripped_go(const char *path)
 {
+	bool symtab = false, go = false;
 	Elf_Scn *scn = NULL;
-	bool found = false;
+	size_t shstrndx;
 	Elf *elf;
 	int fd;
 
 	elf = elfsym_open(path, &fd);
 	if (!elf)
 		return -ENOEXEC;
-	while (!found && (scn = elf_nextscn(elf, scn))) {
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		shstrndx = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
+		const char *name;
 
-		found = gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB;
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		symtab |= sh.sh_type == SHT_SYMTAB;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		go |= name && strcmp(name, GO_BUILDINFO_SECTION) == 0;
 	}
 	elf_end(elf);
 	close(fd);
-	return found;
+	return go && !symtab;
 }
 
 static uint8_t *read_range(const char *path, size_t offset, size_t size)

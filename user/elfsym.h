@@ -20,9 +20,10 @@ struct elfsym_query {
 /* 0, or a negative errno when path is not a readable ELF file. */
 int elfsym_lookup(const char *path, struct elfsym_query *q);
 
-/* Whether the file has a symbol table at all: a stripped binary has
- * only .dynsym, and a static one then has no names we can use. */
-int elfsym_has_symtab(const char *path);
+/* A Go program without a symbol table: stripped (go build -ldflags=-s
+ * or strip), so crypto/tls cannot be found by name. 1, 0, or a
+ * negative errno. */
+int elfsym_is_stripped_go(const char *path);
 
 /* File offsets of the x86-64 RET instructions in the function at
  * [offset, offset + size). Returns how many were found (at most max),

@@ -1,0 +1,3 @@
+module llmtap.test/go_client
+
+go 1.19
