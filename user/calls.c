@@ -7,12 +7,15 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "calls.h"
 #include "log.h"
 #include "output.h"
 #include "pricing.h"
 #include "provider.h"
 #include "redact.h"
+#include "session_infer.h"
 
 #define CALLS_NS_PER_MS 1e6
 #define CALLS_NS_PER_US 1000
@@ -20,6 +23,7 @@
 /* Durations in ms and costs in USD need no more digits than this. */
 #define CALLS_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(10))
 #define CALLS_TS_LEN 40
+#define CALLS_SHA256_LEN 32
 
 /* Helicone's documented attribution headers. */
 #define CALLS_H_USER "Helicone-User-Id"
@@ -33,6 +37,7 @@ struct calls {
 	struct pricing *pricing;
 	struct output *out;
 	struct calls_stats stats;
+	struct session_infer *sessions;
 };
 
 /* --- values --------------------------------------------------------- */
@@ -135,6 +140,15 @@ static json_t *calls_usage(const struct llm_call *call)
 			 "total_tokens", (json_int_t)u->total_tokens);
 }
 
+/* A model served by a local Ollama runs on the user's own hardware:
+ * it costs nothing unless --pricing gives it a price. A server merely
+ * speaking a dialect on loopback may be a proxy to a paid API, so it
+ * is not free. */
+static bool calls_free_provider(const char *provider)
+{
+	return provider && strcmp(provider, "ollama") == 0;
+}
+
 /* The answering model names the price best; the requested one when
  * the response did not say or is not in the table. */
 static json_t *calls_cost(struct calls *c, const struct llm_call *call)
@@ -148,7 +162,10 @@ static json_t *calls_cost(struct calls *c, const struct llm_call *call)
 				    call->response_model);
 	if (!pr && call->model)
 		pr = pricing_lookup(c->pricing, call->provider, call->model);
-	return pr ? json_real(pricing_cost(pr, &call->usage)) : json_null();
+	if (pr)
+		return json_real(pricing_cost(pr, &call->usage));
+	return calls_free_provider(call->provider) ? json_real(0) :
+						     json_null();
 }
 
 static json_t *calls_error(const struct llm_call *call)
@@ -159,18 +176,57 @@ static json_t *calls_error(const struct llm_call *call)
 			 "message", calls_str(call->err_message));
 }
 
+/* Hex SHA-256 of the model and the decoded request body: equal for two
+ * calls a response cache could have answered alike. A hash, so no
+ * part of the body (or a key pasted into it) can be read back. */
+static json_t *calls_request_hash(const struct http_exchange *ex,
+				  const struct llm_call *call)
+{
+	const char *model = call->model ? call->model : "";
+	unsigned char d[CALLS_SHA256_LEN];
+	char hex[2 * CALLS_SHA256_LEN + 1];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok;
+
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, model, strlen(model) + 1) &&
+	     EVP_DigestUpdate(ctx, ex->req_body.data ? ex->req_body.data :
+			      (const uint8_t *)"", ex->req_body.len) &&
+	     EVP_DigestFinal_ex(ctx, d, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return json_null();
+	for (size_t i = 0; i < sizeof(d); i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	return json_string(hex);
+}
+
 /* --- attribution ---------------------------------------------------- */
 
-static json_t *calls_session(const struct hdr_list *h)
+/* Without a declared id, the session is inferred from the
+ * conversation the body carries (see session_infer.h). */
+static json_t *calls_session(struct calls *c,
+			     const struct http_exchange *ex)
 {
+	const struct hdr_list *h = &ex->req_headers;
 	const char *id = hdr_list_get(h, CALLS_H_SESSION);
 	const char *path = hdr_list_get(h, CALLS_H_SPATH);
 	const char *name = hdr_list_get(h, CALLS_H_SNAME);
+	char inferred[SESSION_INFER_ID_LEN];
+	bool guessed = false;
 
+	if (!id && session_infer_assign(c->sessions, ex->task.pid,
+					ex->ts_req_start,
+					(const char *)ex->req_body.data,
+					ex->req_body.len, inferred) == 0) {
+		id = inferred;
+		guessed = true;
+	}
 	if (!id && !path && !name)
 		return json_null();
-	return json_pack("{s:o, s:o, s:o}", "id", calls_str(id),
-			 "path", calls_str(path), "name", calls_str(name));
+	return json_pack("{s:o, s:o, s:o, s:b}", "id", calls_str(id),
+			 "path", calls_str(path), "name", calls_str(name),
+			 "inferred", guessed);
 }
 
 static json_t *calls_properties(const struct hdr_list *h)
@@ -192,14 +248,15 @@ static json_t *calls_properties(const struct hdr_list *h)
 	return props;
 }
 
-static void calls_attribution(json_t *rec, const struct http_exchange *ex,
+static void calls_attribution(struct calls *c, json_t *rec,
+			      const struct http_exchange *ex,
 			      const struct llm_call *call)
 {
 	const char *user = hdr_list_get(&ex->req_headers, CALLS_H_USER);
 
 	json_object_set_new(rec, "user_id",
 			    calls_str(user ? user : call->user_id));
-	json_object_set_new(rec, "session", calls_session(&ex->req_headers));
+	json_object_set_new(rec, "session", calls_session(c, ex));
 	json_object_set_new(rec, "properties",
 			    calls_properties(&ex->req_headers));
 	json_object_set_new(rec, "request_id", calls_str(call->request_id));
@@ -277,7 +334,8 @@ static json_t *calls_build(struct calls *c, const struct http_exchange *ex,
 	json_object_set_new(rec, "stream", json_boolean(call->stream));
 	json_object_set_new(rec, "usage", calls_usage(call));
 	json_object_set_new(rec, "cost_usd", calls_cost(c, call));
-	calls_attribution(rec, ex, call);
+	json_object_set_new(rec, "request_hash", calls_request_hash(ex, call));
+	calls_attribution(c, rec, ex, call);
 	json_object_set_new(rec, "error", calls_error(call));
 	calls_flags(rec, ex, call);
 	calls_bodies(c, rec, ex);
@@ -364,6 +422,9 @@ struct calls *calls_new(const struct calls_opts *o)
 	c->opts = *o;
 	if (!c->opts.body_limit)
 		c->opts.body_limit = CALLS_BODY_LIMIT_DEFAULT;
+	c->sessions = session_infer_new();
+	if (!c->sessions)
+		goto fail;
 	c->pricing = pricing_load(o->pricing_path);
 	if (!c->pricing)
 		goto fail;
@@ -384,5 +445,6 @@ void calls_free(struct calls *c)
 		return;
 	output_close(c->out);
 	pricing_free(c->pricing);
+	session_infer_free(c->sessions);
 	free(c);
 }

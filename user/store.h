@@ -22,6 +22,7 @@ struct store_opts {
 	bool read_only;	/* the query commands */
 	uint64_t retain_seconds;	/* 0: keep forever */
 	uint64_t max_bytes;	/* 0: no size limit */
+	const char *pricing_path;	/* for store_cache; NULL: shipped */
 };
 
 /* Which calls a query looks at. Zero/NULL fields do not filter. */
@@ -71,5 +72,19 @@ json_t *store_sessions(struct store *s, const struct store_filter *f,
 json_t *store_session(struct store *s, const char *id);
 /* Prompt-cache hit rate and savings; exact repeat requests. */
 json_t *store_cache(struct store *s, const struct store_filter *f);
+/* The same, counting a repeat only within ttl_s seconds of the call
+ * that would have filled the response cache (store_cache: 1 hour). */
+json_t *store_cache_ttl(struct store *s, const struct store_filter *f,
+			uint64_t ttl_s);
+
+/* Records store_add could not queue (queue full, bad record). */
+uint64_t store_dropped(const struct store *s);
+
+/* Shared by store.c and store_query.c only. */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *s);
+const char *store_pricing_path(const struct store *s);
+/* A record's "ts" (RFC 3339, UTC) to ns since the epoch; -EINVAL. */
+int store_parse_ts(const char *ts, uint64_t *out);
 
 #endif /* LLMTAP_STORE_H */
