@@ -5,18 +5,30 @@
  * per LLM call. Both build the same stack, so a recording exercises
  * exactly what the daemon runs.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "api.h"
 #include "calls.h"
 #include "capture.h"
 #include "cli.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
+#include "prom.h"
 #include "record.h"
+#include "store.h"
+
+/* The store's defaults for run: a month of calls, at most 1 GiB. */
+#define RUN_RETAIN_DAYS 30
+#define RUN_DB_MAX_MB 1024
+#define RUN_SECONDS_PER_DAY 86400ull
+#define RUN_BYTES_PER_MB (1ull << 20)
 
 static const char run_usage[] =
 	"usage: llmtap run [options]\n"
@@ -30,6 +42,17 @@ static const char run_usage[] =
 	"      --pricing FILE      prices that override the shipped table\n"
 	"      --bodies            add request and response bodies\n"
 	"      --body-limit N      cut each body at N bytes\n"
+	"      --db FILE           store calls in this SQLite file (default\n"
+	"                          " STORE_DEFAULT_PATH ")\n"
+	"      --no-db             store nothing\n"
+	"      --retain-days N     delete calls older than N days (default\n"
+	"                          30; 0 keeps them)\n"
+	"      --db-max-mb N       delete the oldest calls past N MiB\n"
+	"                          (default 1024; 0: no limit)\n"
+	"      --listen ADDR:PORT  serve the HTTP API and Prometheus\n"
+	"                          metrics here (default "
+	API_DEFAULT_LISTEN ")\n"
+	"      --no-api            no HTTP API\n"
 	CLI_CAPTURE_USAGE;
 
 static const char replay_usage[] =
@@ -42,6 +65,7 @@ static const char replay_usage[] =
 	"      --pricing FILE      prices that override the shipped table\n"
 	"      --bodies            add request and response bodies\n"
 	"      --body-limit N      cut each body at N bytes\n"
+	"      --db FILE           also store the calls in this SQLite file\n"
 	"  -v, --verbose           debug logging\n"
 	"  -h, --help              this text\n";
 
@@ -51,6 +75,12 @@ enum {
 	OPT_PRICING,
 	OPT_BODIES,
 	OPT_BODY_LIMIT,
+	OPT_DB,
+	OPT_NO_DB,
+	OPT_RETAIN_DAYS,
+	OPT_DB_MAX_MB,
+	OPT_LISTEN,
+	OPT_NO_API,
 };
 
 static const struct option run_opts[] = {
@@ -60,6 +90,12 @@ static const struct option run_opts[] = {
 	{ "pricing", required_argument, NULL, OPT_PRICING },
 	{ "bodies", no_argument, NULL, OPT_BODIES },
 	{ "body-limit", required_argument, NULL, OPT_BODY_LIMIT },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "no-db", no_argument, NULL, OPT_NO_DB },
+	{ "retain-days", required_argument, NULL, OPT_RETAIN_DAYS },
+	{ "db-max-mb", required_argument, NULL, OPT_DB_MAX_MB },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "no-api", no_argument, NULL, OPT_NO_API },
 	CLI_CAPTURE_LONG_OPTS,
 	{ 0 },
 };
@@ -68,29 +104,68 @@ static const struct option run_opts[] = {
 struct stack {
 	struct calls *calls;
 	struct pipeline *pipe;
+	struct store *store;	/* NULL: none */
+	/* run with the API: live aggregates and Prometheus counters,
+	 * fed from every record; NULL otherwise. */
+	struct metrics *metrics;
+	struct prom *prom;
+	struct ev_sink capture_sink;	/* the pipeline's, losses noted */
+};
+
+/* Where calls are stored; use false: --no-db, or replay without --db. */
+struct db_args {
+	struct store_opts opts;
+	bool use;
 };
 
 struct run_args {
 	struct calls_opts calls;
 	struct capture_opts capture;
+	struct db_args db;
+	const char *listen;	/* NULL: API_DEFAULT_LISTEN */
+	bool no_api;
 	unsigned duration;
 };
+
+/* Every record, before it is written: to the store and the metrics. */
+static void stack_on_record(void *ctx, json_t *rec)
+{
+	struct stack *s = ctx;
+
+	if (s->store)
+		store_add(s->store, rec);
+	if (s->metrics)
+		metrics_add(s->metrics, rec, (uint64_t)time(NULL));
+	if (s->prom)
+		prom_add(s->prom, rec);
+}
 
 /* live: the pids are this host's, so /proc may name them. A replay's
  * pids belong to the recording host and must not be looked up here. */
 static int stack_open(struct stack *s, const struct calls_opts *co,
-		      bool live)
+		      const struct db_args *db, bool live)
 {
 	struct pipeline_opts po = { .no_procfs = !live };
+	struct calls_opts o = *co;
 
-	s->calls = calls_new(co);
-	if (!s->calls)
+	if (db->use) {
+		s->store = store_open(&db->opts);
+		if (!s->store)
+			return -1;
+	}
+	o.on_record = stack_on_record;
+	o.on_record_ctx = s;
+	s->calls = calls_new(&o);
+	if (!s->calls) {
+		store_close(s->store);
 		return -1;
+	}
 	po.sink = calls_sink(s->calls);
 	s->pipe = pipeline_new(&po);
 	if (!s->pipe) {
 		log_err("out of memory starting the pipeline");
 		calls_free(s->calls);
+		store_close(s->store);
 		return -1;
 	}
 	return 0;
@@ -108,6 +183,10 @@ static void stack_close(struct stack *s)
 		 PRIu64 " incomplete), %" PRIu64 " other HTTP exchanges",
 		 st.llm_calls, st.failed, st.incomplete, st.not_llm);
 	calls_free(s->calls);
+	if (store_dropped(s->store))
+		log_warn("store: %" PRIu64 " calls could not be stored",
+			 store_dropped(s->store));
+	store_close(s->store);
 }
 
 static void stack_tick(void *ctx, uint64_t now_ns)
@@ -115,6 +194,104 @@ static void stack_tick(void *ctx, uint64_t now_ns)
 	struct stack *s = ctx;
 
 	pipeline_tick(s->pipe, now_ns);
+	if (s->store)
+		store_flush(s->store);
+}
+
+/* Capture events go on to the pipeline; losses are also counted for
+ * Prometheus. */
+static void run_on_data(void *ctx, const struct ev_data *ev)
+{
+	struct stack *s = ctx;
+
+	s->capture_sink.on_data(s->capture_sink.ctx, ev);
+}
+
+static void run_on_conn(void *ctx, const struct ev_conn *ev)
+{
+	struct stack *s = ctx;
+
+	s->capture_sink.on_conn(s->capture_sink.ctx, ev);
+}
+
+static void run_on_proc(void *ctx, const struct ev_proc *ev)
+{
+	struct stack *s = ctx;
+
+	s->capture_sink.on_proc(s->capture_sink.ctx, ev);
+}
+
+static void run_on_loss(void *ctx, const struct ev_loss *ev)
+{
+	struct stack *s = ctx;
+
+	if (s->prom)
+		prom_add_losses(s->prom, ev->rb_drops, ev->trunc_calls,
+				ev->read_fails);
+	if (s->capture_sink.on_loss)
+		s->capture_sink.on_loss(s->capture_sink.ctx, ev);
+}
+
+/* The sink capture feeds: the pipeline's, through the above. */
+static struct ev_sink run_sink(struct stack *s)
+{
+	s->capture_sink = pipeline_ev_sink(s->pipe);
+	return (struct ev_sink){ .ctx = s, .on_data = run_on_data,
+				 .on_conn = run_on_conn,
+				 .on_proc = run_on_proc,
+				 .on_loss = run_on_loss };
+}
+
+/* Metrics, Prometheus counters and the API thread serving them. The
+ * API reads the store through its own read-only handle. An address
+ * asked for must work; the default one being taken (another llmtap,
+ * a test) only costs the API, not the capture. */
+static int run_api_start(struct stack *s, const struct run_args *a,
+			 struct api **out)
+{
+	struct api_opts o = { .listen = a->listen };
+
+	*out = NULL;
+	if (a->no_api)
+		return 0;
+	s->metrics = metrics_new();
+	s->prom = prom_new();
+	if (!s->metrics || !s->prom) {
+		log_err("out of memory starting the metrics");
+		return -ENOMEM;
+	}
+	o.metrics = s->metrics;
+	o.prom = s->prom;
+	o.pricing_path = a->calls.pricing_path;
+	if (a->db.use)
+		o.db_path = a->db.opts.path ? a->db.opts.path
+					    : STORE_DEFAULT_PATH;
+	*out = api_start(&o);
+	if (*out || a->listen)
+		return *out ? 0 : -EIO;
+	log_warn("running without the HTTP API; --listen picks another "
+		 "address");
+	return 0;
+}
+
+/* After the stack is closed: its last records still count. */
+static void run_metrics_free(struct stack *s)
+{
+	metrics_free(s->metrics);
+	prom_free(s->prom);
+}
+
+static int api_opt(int opt, const char *arg, struct run_args *a)
+{
+	if (opt == OPT_LISTEN) {
+		a->listen = arg;
+		return 1;
+	}
+	if (opt == OPT_NO_API) {
+		a->no_api = true;
+		return 1;
+	}
+	return 0;
 }
 
 /* Options run and replay share; 1 if opt was one, -1 on error. */
@@ -146,6 +323,43 @@ static int output_opt(int opt, const char *arg, struct calls_opts *co)
 	return 0;
 }
 
+static int db_number(const char *arg, uint64_t unit, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' ||
+	    v > UINT64_MAX / unit) {
+		log_err("not a number of days or MiB: %s", arg);
+		return -1;
+	}
+	*out = v * unit;
+	return 0;
+}
+
+/* The store's options; 1 if opt was one, -1 on a bad value. */
+static int db_opt(int opt, const char *arg, struct db_args *db)
+{
+	switch (opt) {
+	case OPT_DB:
+		db->opts.path = arg;
+		db->use = true;
+		return 1;
+	case OPT_NO_DB:
+		db->use = false;
+		return 1;
+	case OPT_RETAIN_DAYS:
+		return db_number(arg, RUN_SECONDS_PER_DAY,
+				 &db->opts.retain_seconds) ? -1 : 1;
+	case OPT_DB_MAX_MB:
+		return db_number(arg, RUN_BYTES_PER_MB,
+				 &db->opts.max_bytes) ? -1 : 1;
+	}
+	return 0;
+}
+
 /* 0 to go on, else the exit code. */
 static int parse_run(int argc, char **argv, struct run_args *a)
 {
@@ -153,12 +367,19 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 
 	a->capture.uid = -1;
 	a->calls.rotate_keep = 5;
+	a->db.use = true;
+	a->db.opts.retain_seconds = RUN_RETAIN_DAYS * RUN_SECONDS_PER_DAY;
+	a->db.opts.max_bytes = RUN_DB_MAX_MB * RUN_BYTES_PER_MB;
 	while ((opt = getopt_long(argc, argv, "o:" CLI_CAPTURE_SHORT_OPTS, run_opts,
 				  NULL)) != -1) {
 		int res = cli_capture_opt(opt, optarg, &a->capture);
 
 		if (res == 0)
 			res = output_opt(opt, optarg, &a->calls);
+		if (res == 0)
+			res = db_opt(opt, optarg, &a->db);
+		if (res == 0)
+			res = api_opt(opt, optarg, a);
 		if (res < 0)
 			return 2;
 		if (res > 0)
@@ -183,6 +404,7 @@ int cmd_run(int argc, char **argv)
 	struct stack s = { 0 };
 	struct capture *cap;
 	struct ev_sink sink;
+	struct api *api;
 	int rc, err;
 
 	rc = parse_run(argc, argv, &a);
@@ -190,22 +412,30 @@ int cmd_run(int argc, char **argv)
 		return rc;
 
 	/* Output stages, then capture, then poll until told to stop. */
-	if (stack_open(&s, &a.calls, true))
+	a.db.opts.pricing_path = a.calls.pricing_path;
+	if (stack_open(&s, &a.calls, &a.db, true))
 		return 1;
-	sink = pipeline_ev_sink(s.pipe);
-	cap = capture_open(&a.capture, &sink);
+	sink = run_sink(&s);
+	cap = run_api_start(&s, &a, &api) ? NULL :
+	      capture_open(&a.capture, &sink);
 	if (!cap) {
+		api_stop(api);
 		stack_close(&s);
+		run_metrics_free(&s);
 		return 1;
 	}
 	cli_install_signals();
-	log_info("running: LLM calls to %s",
-		 a.calls.out_path ? a.calls.out_path : "stdout");
+	log_info("running: LLM calls to %s, stored in %s",
+		 a.calls.out_path ? a.calls.out_path : "stdout",
+		 !a.db.use ? "no database" : a.db.opts.path ?
+		 a.db.opts.path : STORE_DEFAULT_PATH);
 
 	err = cli_capture_loop(cap, a.duration, stack_tick, &s);
 
 	capture_close(cap);
+	api_stop(api);
 	stack_close(&s);
+	run_metrics_free(&s);
 	log_info("stopped");
 	return err ? 1 : 0;
 }
@@ -213,6 +443,7 @@ int cmd_run(int argc, char **argv)
 int cmd_replay(int argc, char **argv)
 {
 	struct calls_opts co = { 0 };
+	struct db_args db = { 0 };
 	struct replay_stats st;
 	struct stack s = { 0 };
 	struct ev_sink sink;
@@ -222,6 +453,8 @@ int cmd_replay(int argc, char **argv)
 	       -1) {
 		int res = output_opt(opt, optarg, &co);
 
+		if (res == 0 && opt == OPT_DB)
+			res = db_opt(opt, optarg, &db);
 		if (res < 0)
 			return 2;
 		if (res > 0)
@@ -234,7 +467,8 @@ int cmd_replay(int argc, char **argv)
 		return 2;
 	}
 
-	if (stack_open(&s, &co, false))
+	db.opts.pricing_path = co.pricing_path;
+	if (stack_open(&s, &co, &db, false))
 		return 1;
 	sink = pipeline_ev_sink(s.pipe);
 	err = replay_file(argv[optind], &sink, &st);
