@@ -185,7 +185,8 @@ def check_openai(res, recs):
               r["process"]["user"] == "root", str(r["process"]))
     res.check("curl openai: Helicone attribution",
               r["user_id"] == "alice" and r["session"] == {
-                  "id": "sess-1", "path": "/plan/step1", "name": "planner"}
+                  "id": "sess-1", "path": "/plan/step1", "name": "planner",
+                  "inferred": False}
               and r["properties"] == {"Environment": "production"},
               str((r["user_id"], r["session"], r["properties"])))
     res.check("curl openai: request id, not a stream, complete",
@@ -297,7 +298,8 @@ def main():
     mock = Mock(work)
     calls_path = work.file("calls.jsonl")
     try:
-        tap = Llmtap(["run", "-o", calls_path], work, "run")
+        tap = Llmtap(["run", "-o", calls_path, "--no-db", "--no-api"], work,
+                     "run")
         clients = Clients(work, mock)
         drive(clients)
         time.sleep(0.5)

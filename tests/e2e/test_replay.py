@@ -78,7 +78,8 @@ def main():
     rec_path = work.file("rec.jsonl")
     replay_path = work.file("replayed.jsonl")
     try:
-        run = Llmtap(["run", "-o", live_path], work, "run")
+        run = Llmtap(["run", "-o", live_path, "--no-db", "--no-api"], work,
+                     "run")
         rec = Llmtap(["record", "-o", rec_path], work, "record")
         clients = Clients(work, mock)
         drive(clients)
