@@ -111,6 +111,32 @@ struct lt_libmap {
 	struct lt_hdr hdr;
 };
 
+/* ---- quotas: connection blocking (bpf/quota.bpf.c) ---- */
+
+#define LT_QUOTA_ENDPOINTS_MAX 4096
+#define LT_QUOTA_BLOCKED_MAX 4096
+
+/* An LLM endpoint new connections to which can be refused. */
+struct lt_endpoint {
+	__u16 family;	/* AF_INET or AF_INET6 */
+	__u16 port;	/* host byte order */
+	__u8 addr[16];	/* network byte order; IPv4 in the first 4 */
+};
+
+enum lt_block_scope {
+	LT_BLOCK_UID = 1,
+	LT_BLOCK_COMM = 2,
+	LT_BLOCK_CGROUP = 3,
+};
+
+/* Who is over budget: a uid, a command name or a cgroup v2 id. */
+struct lt_blocked {
+	__u32 scope;
+	__u32 uid;
+	__u64 cgroup;
+	char comm[LT_COMM_LEN];
+};
+
 #define LT_DATA_HDR_LEN ((unsigned long)&((struct lt_data *)0)->data)
 
 _Static_assert(sizeof(struct lt_hdr) == 40, "lt_hdr layout");
@@ -122,5 +148,8 @@ _Static_assert(sizeof(struct lt_proc) == 40 + 16 + LT_PATH_LEN,
 	       "lt_proc layout");
 _Static_assert(sizeof(struct lt_libmap) == 40,
 	       "lt_libmap layout");
+
+_Static_assert(sizeof(struct lt_endpoint) == 20, "lt_endpoint layout");
+_Static_assert(sizeof(struct lt_blocked) == 32, "lt_blocked layout");
 
 #endif /* LLMTAP_H */

@@ -27,6 +27,8 @@
 #include "api.h"
 #include "log.h"
 #include "store.h"
+#include "store_series.h"
+#include "web.h"
 
 #define API_JSON_TYPE "application/json"
 #define API_SESSIONS_PREFIX "/api/v1/sessions/"
@@ -50,6 +52,7 @@ struct api_req {
 	unsigned status;
 	json_t *json;	/* the body, unless text is set */
 	char *text;	/* /metrics */
+	struct web_asset asset;	/* the dashboard's, when data is set */
 	char err[API_ERR_LEN];
 };
 
@@ -321,6 +324,32 @@ static void api_session(struct api_req *r)
 	api_json(r, v);
 }
 
+/* window=W (an age: 1h, 30m, 7d) and step=SECONDS (default: the
+ * window over 60), at most STORE_SERIES_MAX_POINTS steps, ending now. */
+static void api_series(struct api_req *r)
+{
+	struct store_filter f;
+	uint64_t since_ns, now = api_wall_s(), win_s, n;
+	long long step;
+
+	if (api_filter(r, &f) || api_time(r, "window", &since_ns))
+		return;
+	win_s = since_ns ? now - since_ns / 1000000000ull : 3600;
+	if (api_int(r, "step", win_s / 60 ? (long long)(win_s / 60) : 1, 1,
+		    86400, &step))
+		return;
+	n = (win_s + (uint64_t)step - 1) / (uint64_t)step;
+	if (!n || n > STORE_SERIES_MAX_POINTS) {
+		api_fail(r, MHD_HTTP_BAD_REQUEST, "window over step must be "
+			 "1 to %d points", STORE_SERIES_MAX_POINTS);
+		return;
+	}
+	/* Steps line up on multiples of step, the last one holding now. */
+	api_json(r, store_series(r->api->store, &f,
+				 (now / step + 1 - n) * step, step,
+				 (unsigned)n));
+}
+
 static void api_cache(struct api_req *r)
 {
 	struct store_filter f;
@@ -350,6 +379,9 @@ static const char *const api_top_params[] = {
 	"top", API_FILTER_PARAMS, NULL,
 };
 static const char *const api_filter_params[] = { API_FILTER_PARAMS, NULL };
+static const char *const api_series_params[] = {
+	"window", "step", "user", "model", "provider", "process", NULL,
+};
 
 static const struct api_route api_routes[] = {
 	{ "/healthz", api_no_params, false, api_healthz },
@@ -360,6 +392,7 @@ static const struct api_route api_routes[] = {
 	{ "/api/v1/sessions", api_top_params, true, api_sessions },
 	{ API_SESSIONS_PREFIX, api_no_params, true, api_session },
 	{ "/api/v1/cache", api_filter_params, true, api_cache },
+	{ "/api/v1/timeseries", api_series_params, true, api_series },
 };
 
 static const struct api_route *api_route_of(const char *url)
@@ -427,6 +460,13 @@ static void api_dispatch(struct api_req *r, const char *method)
 		api_fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET");
 		return;
 	}
+	if (web_is_path(r->url)) {
+		if (web_find(r->url, &r->asset))
+			api_fail(r, MHD_HTTP_NOT_FOUND, "no such file");
+		else
+			r->status = MHD_HTTP_OK;
+		return;
+	}
 	rt = api_route_of(r->url);
 	if (!rt) {
 		api_fail(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
@@ -442,12 +482,35 @@ static void api_dispatch(struct api_req *r, const char *method)
 	rt->handle(r);
 }
 
+static void api_add_headers(struct MHD_Response *resp, const char *type)
+{
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, "Content-Security-Policy", WEB_CSP);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* Answers are live: never reuse one without asking. */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-cache");
+}
+
+/* A dashboard file: served from the binary's memory, never copied. */
+static struct MHD_Response *api_asset_response(struct api_req *r)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		r->asset.len, (void *)r->asset.data, MHD_RESPMEM_PERSISTENT);
+
+	if (resp)
+		api_add_headers(resp, r->asset.type);
+	return resp;
+}
+
 static struct MHD_Response *api_response(struct api_req *r)
 {
 	const char *type = r->text ? PROM_CONTENT_TYPE : API_JSON_TYPE;
 	struct MHD_Response *resp;
 	char *body = r->text;
 
+	if (r->asset.data && r->status == MHD_HTTP_OK)
+		return api_asset_response(r);
 	if (!body) {
 		json_t *v = r->json ? r->json
 				    : json_pack("{s:s}", "error", r->err);
@@ -465,7 +528,7 @@ static struct MHD_Response *api_response(struct api_req *r)
 		free(body);
 		return NULL;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	api_add_headers(resp, type);
 	if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					"GET, HEAD");

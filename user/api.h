@@ -9,6 +9,8 @@
  *   GET /api/v1/users?top=&os=1
  *   GET /api/v1/sessions?top=     GET /api/v1/sessions/ID
  *   GET /api/v1/cache
+ *   GET /api/v1/timeseries?window=1h&step=60   (store_series.h)
+ *   GET /  and  GET /assets/NAME  the web dashboard (web.h)
  *
  * The /api/v1 calls, users, sessions and cache answers come from the
  * store (store.h) as it returns them; without a store they are 503.

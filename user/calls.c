@@ -31,6 +31,7 @@
 #define CALLS_H_SPATH "Helicone-Session-Path"
 #define CALLS_H_SNAME "Helicone-Session-Name"
 #define CALLS_H_PROP "Helicone-Property-"
+#define CALLS_H_RATE_LIMIT "Helicone-RateLimit-Policy"
 
 struct calls {
 	struct calls_opts opts;
@@ -112,13 +113,16 @@ static json_t *calls_http(const struct http_exchange *ex)
 			   ex->authority : ex->sni;
 	json_t *j;
 
-	j = json_pack("{s:o, s:o, s:o, s:o, s:o}",
+	/* peer: the server's address, when the socket was seen; quotas
+	 * learn from it which endpoints to refuse connections to. */
+	j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
 		      "version", calls_version(ex->http_version),
 		      "method", calls_str(ex->method),
 		      "host", calls_str_or_null(host),
 		      "path", calls_str(path),
 		      "status", ex->status ? json_integer(ex->status) :
-					     json_null());
+					     json_null(),
+		      "peer", calls_str_or_null(ex->peer));
 	free(path);
 	return j;
 }
@@ -310,6 +314,18 @@ static void calls_flags(json_t *rec, const struct http_exchange *ex,
 				    json_string(call->parse_error));
 }
 
+/* A rate-limit policy the client declares, kept as sent; quotas honour
+ * it for its scope. */
+static void calls_rate_limit(json_t *rec, const struct http_exchange *ex)
+{
+	const char *policy = hdr_list_get(&ex->req_headers,
+					  CALLS_H_RATE_LIMIT);
+
+	if (policy)
+		json_object_set_new(rec, "rate_limit_policy",
+				    json_string(policy));
+}
+
 static json_t *calls_build(struct calls *c, const struct http_exchange *ex,
 			   const struct llm_call *call)
 {
@@ -336,6 +352,7 @@ static json_t *calls_build(struct calls *c, const struct http_exchange *ex,
 	json_object_set_new(rec, "cost_usd", calls_cost(c, call));
 	json_object_set_new(rec, "request_hash", calls_request_hash(ex, call));
 	calls_attribution(c, rec, ex, call);
+	calls_rate_limit(rec, ex);
 	json_object_set_new(rec, "error", calls_error(call));
 	calls_flags(rec, ex, call);
 	calls_bodies(c, rec, ex);
@@ -398,6 +415,14 @@ static void calls_on_exchange(void *ctx, struct http_exchange *ex)
 		c->opts.on_record(c->opts.on_record_ctx, rec);
 	calls_write(c, rec);
 	json_decref(rec);
+}
+
+/* Other line types (alerts) go to the same output, in order with the
+ * calls: everything runs on the capture thread. */
+void calls_write_json(struct calls *c, const json_t *obj)
+{
+	if (c)
+		calls_write(c, (json_t *)obj);
 }
 
 struct exchange_sink calls_sink(struct calls *c)

@@ -49,6 +49,8 @@ struct calls *calls_new(const struct calls_opts *o);
 void calls_free(struct calls *c);
 
 struct exchange_sink calls_sink(struct calls *c);
+/* Writes obj as one line of the calls output (e.g. an alert). */
+void calls_write_json(struct calls *c, const json_t *obj);
 void calls_stats(const struct calls *c, struct calls_stats *out);
 
 /* The record for ex, or NULL when it is not an LLM call (or memory

@@ -47,8 +47,12 @@
 	"  -h, --help              this text\n"
 
 extern volatile sig_atomic_t cli_stop;
+/* Set by SIGHUP: run reloads its configuration and clears it. */
+extern volatile sig_atomic_t cli_reload;
 
 void cli_install_signals(void);
+/* SIGHUP sets cli_reload instead of ending the process. */
+void cli_install_reload(void);
 
 /* Parses --pid/--comm/--uid/--cap-bytes/--ringbuf-bytes into o. Returns
  * 1 if opt was one of them, 0 if not, -1 on a bad value (logged). */
@@ -65,5 +69,9 @@ int cmd_replay(int argc, char **argv);
 /* query, calls, sessions, session, users, cache: argv[0] names one. */
 int cmd_query(int argc, char **argv);
 bool cmd_query_is(const char *name);
+/* A live view of a running daemon, from its HTTP API. */
+int cmd_top(int argc, char **argv);
+/* Checks a configuration file (config.h). */
+int cmd_check_config(int argc, char **argv);
 
 #endif /* LLMTAP_CLI_H */

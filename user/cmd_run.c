@@ -13,12 +13,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert_run.h"
 #include "api.h"
 #include "calls.h"
 #include "capture.h"
 #include "cli.h"
+#include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "otlp.h"
 #include "pipeline.h"
 #include "prom.h"
 #include "record.h"
@@ -53,6 +56,14 @@ static const char run_usage[] =
 	"                          metrics here (default "
 	API_DEFAULT_LISTEN ")\n"
 	"      --no-api            no HTTP API\n"
+	"      --config FILE       alert rules and notifiers (default\n"
+	"                          " CONFIG_DEFAULT_PATH ",\n"
+	"                          if it exists); SIGHUP reloads it\n"
+	"      --otlp URL          also send each call as an OpenTelemetry\n"
+	"                          span (OTLP/HTTP JSON), e.g.\n"
+	"                          http://127.0.0.1:4318/v1/traces\n"
+	"      --otlp-header K:V   a header for every OTLP request, e.g.\n"
+	"                          'Authorization:Bearer T' (repeatable)\n"
 	CLI_CAPTURE_USAGE;
 
 static const char replay_usage[] =
@@ -81,6 +92,9 @@ enum {
 	OPT_DB_MAX_MB,
 	OPT_LISTEN,
 	OPT_NO_API,
+	OPT_CONFIG,
+	OPT_OTLP,
+	OPT_OTLP_HEADER,
 };
 
 static const struct option run_opts[] = {
@@ -96,6 +110,9 @@ static const struct option run_opts[] = {
 	{ "db-max-mb", required_argument, NULL, OPT_DB_MAX_MB },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "otlp", required_argument, NULL, OPT_OTLP },
+	{ "otlp-header", required_argument, NULL, OPT_OTLP_HEADER },
 	CLI_CAPTURE_LONG_OPTS,
 	{ 0 },
 };
@@ -110,6 +127,8 @@ struct stack {
 	struct metrics *metrics;
 	struct prom *prom;
 	struct ev_sink capture_sink;	/* the pipeline's, losses noted */
+	struct alert_run *alerts;	/* run only; NULL otherwise */
+	struct otlp *otlp;	/* --otlp: spans to a collector; or NULL */
 };
 
 /* Where calls are stored; use false: --no-db, or replay without --db. */
@@ -124,6 +143,8 @@ struct run_args {
 	struct db_args db;
 	const char *listen;	/* NULL: API_DEFAULT_LISTEN */
 	bool no_api;
+	const char *config_path;	/* --config; NULL: the default */
+	struct otlp_opts otlp;	/* url NULL: no --otlp */
 	unsigned duration;
 };
 
@@ -138,6 +159,10 @@ static void stack_on_record(void *ctx, json_t *rec)
 		metrics_add(s->metrics, rec, (uint64_t)time(NULL));
 	if (s->prom)
 		prom_add(s->prom, rec);
+	if (s->alerts)
+		alert_run_add(s->alerts, rec);
+	if (s->otlp)
+		otlp_add(s->otlp, rec);
 }
 
 /* live: the pids are this host's, so /proc may name them. A replay's
@@ -196,6 +221,10 @@ static void stack_tick(void *ctx, uint64_t now_ns)
 	pipeline_tick(s->pipe, now_ns);
 	if (s->store)
 		store_flush(s->store);
+	if (s->alerts) {
+		alert_run_tick(s->alerts, now_ns, cli_reload);
+		cli_reload = 0;
+	}
 }
 
 /* Capture events go on to the pipeline; losses are also counted for
@@ -274,11 +303,23 @@ static int run_api_start(struct stack *s, const struct run_args *a,
 	return 0;
 }
 
-/* After the stack is closed: its last records still count. */
+/* --otlp: the exporter thread; it never holds the capture up. */
+static int run_otlp_start(struct stack *s, const struct otlp_opts *o)
+{
+	if (!o->url)
+		return 0;
+	s->otlp = otlp_new(o);
+	return s->otlp ? 0 : -EINVAL;
+}
+
+/* After the stack is closed: its last records still count (and are
+ * still exported). */
 static void run_metrics_free(struct stack *s)
 {
 	metrics_free(s->metrics);
 	prom_free(s->prom);
+	alert_run_stop(s->alerts);
+	otlp_free(s->otlp);
 }
 
 static int api_opt(int opt, const char *arg, struct run_args *a)
@@ -291,6 +332,26 @@ static int api_opt(int opt, const char *arg, struct run_args *a)
 		a->no_api = true;
 		return 1;
 	}
+	return 0;
+}
+
+static int alert_opt(int opt, const char *arg, struct run_args *a)
+{
+	if (opt != OPT_CONFIG)
+		return 0;
+	a->config_path = arg;
+	return 1;
+}
+
+/* --otlp and --otlp-header; 1 if opt was one, -1 on a bad value. */
+static int otlp_opt(int opt, const char *arg, struct otlp_opts *o)
+{
+	if (opt == OPT_OTLP) {
+		o->url = arg;
+		return 1;
+	}
+	if (opt == OPT_OTLP_HEADER)
+		return otlp_add_header(o, arg) ? -1 : 1;
 	return 0;
 }
 
@@ -380,6 +441,10 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			res = db_opt(opt, optarg, &a->db);
 		if (res == 0)
 			res = api_opt(opt, optarg, a);
+		if (res == 0)
+			res = alert_opt(opt, optarg, a);
+		if (res == 0)
+			res = otlp_opt(opt, optarg, &a->otlp);
 		if (res < 0)
 			return 2;
 		if (res > 0)
@@ -404,7 +469,7 @@ int cmd_run(int argc, char **argv)
 	struct stack s = { 0 };
 	struct capture *cap;
 	struct ev_sink sink;
-	struct api *api;
+	struct api *api = NULL;
 	int rc, err;
 
 	rc = parse_run(argc, argv, &a);
@@ -416,8 +481,9 @@ int cmd_run(int argc, char **argv)
 	if (stack_open(&s, &a.calls, &a.db, true))
 		return 1;
 	sink = run_sink(&s);
-	cap = run_api_start(&s, &a, &api) ? NULL :
-	      capture_open(&a.capture, &sink);
+	cap = alert_run_start(a.config_path, s.calls, &s.alerts) ||
+	      run_api_start(&s, &a, &api) || run_otlp_start(&s, &a.otlp) ?
+	      NULL : capture_open(&a.capture, &sink);
 	if (!cap) {
 		api_stop(api);
 		stack_close(&s);
@@ -425,6 +491,7 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	cli_install_signals();
+	cli_install_reload();
 	log_info("running: LLM calls to %s, stored in %s",
 		 a.calls.out_path ? a.calls.out_path : "stdout",
 		 !a.db.use ? "no database" : a.db.opts.path ?

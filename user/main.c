@@ -10,6 +10,7 @@
 #include "log.h"
 
 volatile sig_atomic_t cli_stop;
+volatile sig_atomic_t cli_reload;
 
 static const char usage[] =
 	"usage: llmtap COMMAND [OPTIONS]\n"
@@ -27,12 +28,17 @@ static const char usage[] =
 	"  session   one session's tree of steps\n"
 	"  users     per user: requests, cost, error rate, active days\n"
 	"  cache     prompt-cache savings and exact repeat requests\n"
+	"  top       a live terminal view of a running daemon\n"
+	"  check-config  check a configuration file (alerts, notifiers)\n"
 	"\n"
 	"Run 'llmtap COMMAND --help' for a command's options.\n";
 
 static void on_signal(int sig)
 {
-	cli_stop = 1;
+	if (sig == SIGHUP)
+		cli_reload = 1;
+	else
+		cli_stop = 1;
 }
 
 void cli_install_signals(void)
@@ -43,6 +49,14 @@ void cli_install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+void cli_install_reload(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 static int parse_u64(const char *arg, uint64_t *out)
@@ -148,6 +162,10 @@ int main(int argc, char **argv)
 		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "top"))
+		return cmd_top(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check-config"))
+		return cmd_check_config(argc - 1, argv + 1);
 	if (cmd_query_is(cmd))
 		return cmd_query(argc - 1, argv + 1);
 	log_err("unknown command '%s'; see 'llmtap --help'", cmd);
