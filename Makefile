@@ -40,7 +40,7 @@ USER_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 BPF_USER_OBJS := $(BUILD)/obj/main.o $(BUILD)/obj/capture.o \
 	$(BUILD)/obj/cmd_run.o $(BUILD)/obj/cmd_record.o \
 	$(BUILD)/obj/attach.o $(BUILD)/obj/execgate.o \
-	$(BUILD)/obj/block.o
+	$(BUILD)/obj/block.o $(BUILD)/obj/quota_run.o
 # The dashboard's files (user/web/), built into the binary.
 WEB_SRCS := $(sort $(wildcard user/web/*))
 WEB_OBJ := $(BUILD)/obj/web_assets.o

@@ -444,6 +444,38 @@ int BPF_KPROBE(ssl_ctrl_enter, void *ssl, int cmd, long larg, void *parg)
 	return 0;
 }
 
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* The remote end of fd in the current process, if it is a socket. */
+static __always_inline void fill_peer(struct lt_conn *c, __s32 fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	struct socket *sock;
+	struct sock *sk;
+
+	if (fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return;
+	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	c->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (c->family == AF_INET)
+		bpf_core_read(c->addr, 4, &sk->__sk_common.skc_daddr);
+	else if (c->family == AF_INET6)
+		bpf_core_read(c->addr, 16, &sk->__sk_common.skc_v6_daddr);
+	else
+		c->family = 0;
+}
+
 static __always_inline void report_fd(__u64 ssl, __s32 fd)
 {
 	struct conn_key key = { .pid = bpf_get_current_pid_tgid() >> 32,
@@ -456,6 +488,7 @@ static __always_inline void report_fd(__u64 ssl, __s32 fd)
 	bpf_map_update_elem(&conn_fd, &key, &fd, BPF_ANY);
 	conn_fill(&c, ssl, LT_CONN_FD);
 	c.fd = fd;
+	fill_peer(&c, fd);
 	output_small(&c, sizeof(c));
 }
 

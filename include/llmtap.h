@@ -95,6 +95,12 @@ struct lt_conn {
 	__u64 ssl;
 	__u32 op;
 	__s32 fd;	/* LT_CONN_FD */
+	/* LT_CONN_FD: the socket's remote end, read in the kernel while
+	 * the socket surely exists; family 0 when it is not a socket. */
+	__u16 family;
+	__u16 port;	/* host byte order */
+	__u32 pad;
+	__u8 addr[16];	/* network byte order; IPv4 in the first 4 */
 	char host[LT_HOST_LEN];	/* LT_CONN_SNI */
 };
 
@@ -142,7 +148,7 @@ struct lt_blocked {
 _Static_assert(sizeof(struct lt_hdr) == 40, "lt_hdr layout");
 _Static_assert(sizeof(struct lt_data) == 40 + 40 + LT_CHUNK_MAX,
 	       "lt_data layout");
-_Static_assert(sizeof(struct lt_conn) == 40 + 16 + LT_HOST_LEN,
+_Static_assert(sizeof(struct lt_conn) == 40 + 16 + 24 + LT_HOST_LEN,
 	       "lt_conn layout");
 _Static_assert(sizeof(struct lt_proc) == 40 + 16 + LT_PATH_LEN,
 	       "lt_proc layout");

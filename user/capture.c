@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,20 @@ static int on_data(struct capture *c, const struct lt_data *d, size_t size)
 	return 0;
 }
 
+/* The kernel read the peer while the socket surely existed; /proc is
+ * only the fallback, since a short-lived client may be gone by now. */
+static int format_peer(const struct lt_conn *k, char *out, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int af = k->family == 2 ? AF_INET : k->family == 10 ? AF_INET6 : 0;
+
+	if (!af || !inet_ntop(af, k->addr, addr, sizeof(addr)))
+		return -EINVAL;
+	snprintf(out, len, af == AF_INET ? "%s:%u" : "[%s]:%u", addr,
+		 k->port);
+	return 0;
+}
+
 static int on_conn(struct capture *c, const struct lt_conn *k, size_t size)
 {
 	struct ev_conn ev = { 0 };
@@ -170,7 +185,7 @@ static int on_conn(struct capture *c, const struct lt_conn *k, size_t size)
 	ev.op = (enum ev_conn_op)k->op;
 	ev.fd = k->fd;
 	snprintf(ev.host, sizeof(ev.host), "%s", k->host);
-	if (ev.op == EV_CONN_FD)
+	if (ev.op == EV_CONN_FD && format_peer(k, ev.peer, sizeof(ev.peer)))
 		peer_of_fd(k->hdr.pid, k->fd, ev.peer, sizeof(ev.peer));
 	if (c->sink.on_conn)
 		c->sink.on_conn(c->sink.ctx, &ev);

@@ -24,6 +24,7 @@
 #include "otlp.h"
 #include "pipeline.h"
 #include "prom.h"
+#include "quota_run.h"
 #include "record.h"
 #include "store.h"
 
@@ -56,9 +57,12 @@ static const char run_usage[] =
 	"                          metrics here (default "
 	API_DEFAULT_LISTEN ")\n"
 	"      --no-api            no HTTP API\n"
-	"      --config FILE       alert rules and notifiers (default\n"
-	"                          " CONFIG_DEFAULT_PATH ",\n"
-	"                          if it exists); SIGHUP reloads it\n"
+	"      --config FILE       alert rules, notifiers and quotas\n"
+	"                          (default " CONFIG_DEFAULT_PATH ",\n"
+	"                          if it exists); SIGHUP reloads alerts\n"
+	"      --quota SPEC        a quota, e.g. name=q,scope=uid,\n"
+	"                          metric=requests,limit=100,window=1h,\n"
+	"                          action=block (repeatable)\n"
 	"      --otlp URL          also send each call as an OpenTelemetry\n"
 	"                          span (OTLP/HTTP JSON), e.g.\n"
 	"                          http://127.0.0.1:4318/v1/traces\n"
@@ -95,6 +99,7 @@ enum {
 	OPT_CONFIG,
 	OPT_OTLP,
 	OPT_OTLP_HEADER,
+	OPT_QUOTA,
 };
 
 static const struct option run_opts[] = {
@@ -113,6 +118,7 @@ static const struct option run_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "otlp", required_argument, NULL, OPT_OTLP },
 	{ "otlp-header", required_argument, NULL, OPT_OTLP_HEADER },
+	{ "quota", required_argument, NULL, OPT_QUOTA },
 	CLI_CAPTURE_LONG_OPTS,
 	{ 0 },
 };
@@ -129,6 +135,7 @@ struct stack {
 	struct ev_sink capture_sink;	/* the pipeline's, losses noted */
 	struct alert_run *alerts;	/* run only; NULL otherwise */
 	struct otlp *otlp;	/* --otlp: spans to a collector; or NULL */
+	struct quota_run *quotas;	/* run only; NULL otherwise */
 };
 
 /* Where calls are stored; use false: --no-db, or replay without --db. */
@@ -145,6 +152,8 @@ struct run_args {
 	bool no_api;
 	const char *config_path;	/* --config; NULL: the default */
 	struct otlp_opts otlp;	/* url NULL: no --otlp */
+	struct quota_rule quotas[QUOTA_RULES_MAX];	/* --quota */
+	size_t n_quotas;
 	unsigned duration;
 };
 
@@ -163,6 +172,8 @@ static void stack_on_record(void *ctx, json_t *rec)
 		alert_run_add(s->alerts, rec);
 	if (s->otlp)
 		otlp_add(s->otlp, rec);
+	if (s->quotas)
+		quota_run_add(s->quotas, rec);
 }
 
 /* live: the pids are this host's, so /proc may name them. A replay's
@@ -225,6 +236,7 @@ static void stack_tick(void *ctx, uint64_t now_ns)
 		alert_run_tick(s->alerts, now_ns, cli_reload);
 		cli_reload = 0;
 	}
+	quota_run_tick(s->quotas, now_ns);
 }
 
 /* Capture events go on to the pipeline; losses are also counted for
@@ -320,6 +332,7 @@ static void run_metrics_free(struct stack *s)
 	prom_free(s->prom);
 	alert_run_stop(s->alerts);
 	otlp_free(s->otlp);
+	quota_run_stop(s->quotas);
 }
 
 static int api_opt(int opt, const char *arg, struct run_args *a)
@@ -333,6 +346,26 @@ static int api_opt(int opt, const char *arg, struct run_args *a)
 		return 1;
 	}
 	return 0;
+}
+
+/* --quota SPEC; 1 if opt was one, -1 on a bad spec. */
+static int quota_opt(int opt, const char *arg, struct run_args *a)
+{
+	char why[96];
+
+	if (opt != OPT_QUOTA)
+		return 0;
+	if (a->n_quotas == QUOTA_RULES_MAX) {
+		log_err("--quota: at most %d", QUOTA_RULES_MAX);
+		return -1;
+	}
+	if (quota_rule_parse_spec(arg, &a->quotas[a->n_quotas], why,
+				  sizeof(why))) {
+		log_err("--quota %s: %s", arg, why);
+		return -1;
+	}
+	a->n_quotas++;
+	return 1;
 }
 
 static int alert_opt(int opt, const char *arg, struct run_args *a)
@@ -445,6 +478,8 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			res = alert_opt(opt, optarg, a);
 		if (res == 0)
 			res = otlp_opt(opt, optarg, &a->otlp);
+		if (res == 0)
+			res = quota_opt(opt, optarg, a);
 		if (res < 0)
 			return 2;
 		if (res > 0)
@@ -482,6 +517,8 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	sink = run_sink(&s);
 	cap = alert_run_start(a.config_path, s.calls, &s.alerts) ||
+	      quota_run_start(a.config_path, a.quotas, a.n_quotas, s.calls,
+			      &s.quotas) ||
 	      run_api_start(&s, &a, &api) || run_otlp_start(&s, &a.otlp) ?
 	      NULL : capture_open(&a.capture, &sink);
 	if (!cap) {

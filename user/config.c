@@ -848,6 +848,68 @@ static void cfg_alerts(struct cfg_ctx *x, yaml_node_t *n)
 	x->rule = NULL;
 }
 
+/* --- quotas -------------------------------------------------------- */
+
+struct cfg_quota_arg {
+	struct quota_rule *r;
+	const char *field;
+};
+
+static void cfg_quota_key(struct cfg_ctx *x, const char *key,
+			  yaml_node_t *knode, yaml_node_t *val, void *arg)
+{
+	struct cfg_quota_arg *a = arg;
+	char field[CFG_FIELD_LEN];
+	const char *v;
+
+	snprintf(field, sizeof(field), "%s.%s", a->field, key);
+	v = cfg_str(x, val, field);
+	if (v && quota_rule_set(a->r, key, v))
+		cfg_err(x, val, field, "\"%s\" is not valid here (name; "
+			"scope: global, uid, process, cgroup, container, "
+			"user_id, session; metric: requests, tokens, cost; "
+			"limit: a number or $N; window: e.g. 10m; action: "
+			"alert, block)", v);
+}
+
+static void cfg_quota(struct cfg_ctx *x, yaml_node_t *node, size_t idx)
+{
+	struct quota_rule *r = &x->cfg->quotas[idx];
+	char field[CFG_FIELD_LEN];
+	struct cfg_quota_arg a = { .r = r, .field = field };
+
+	snprintf(field, sizeof(field), "quotas[%zu]", idx);
+	r->action = QUOTA_ALERT;
+	if (cfg_each_pair(x, node, field, cfg_quota_key, &a))
+		return;
+	if (!r->name[0] || r->limit <= 0 || !r->window_s)
+		cfg_err(x, node, field, "needs name, limit and window");
+}
+
+static void cfg_quotas(struct cfg_ctx *x, yaml_node_t *n)
+{
+	yaml_node_item_t *it;
+	size_t k;
+
+	if (n->type != YAML_SEQUENCE_NODE) {
+		cfg_err(x, n, "quotas", "must be a list of quotas");
+		return;
+	}
+	k = (size_t)(n->data.sequence.items.top -
+		     n->data.sequence.items.start);
+	if (k > QUOTA_RULES_MAX) {
+		cfg_err(x, n, "quotas", "more than %d quotas",
+			QUOTA_RULES_MAX);
+		return;
+	}
+	x->cfg->quotas = calloc(k ? k : 1, sizeof(*x->cfg->quotas));
+	if (!x->cfg->quotas)
+		return;
+	for (it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++)
+		cfg_quota(x, cfg_node(x, *it), x->cfg->n_quotas++);
+}
+
 /* --- the document --------------------------------------------------- */
 
 static void cfg_top_key(struct cfg_ctx *x, const char *key,
@@ -859,6 +921,8 @@ static void cfg_top_key(struct cfg_ctx *x, const char *key,
 		return;	/* after the notifiers: see cfg_document */
 	if (!strcmp(key, "notifiers")) {
 		cfg_each_pair(x, val, "notifiers", cfg_notifier, NULL);
+	} else if (!strcmp(key, "quotas")) {
+		cfg_quotas(x, val);
 	} else if (!strcmp(key, "evaluate_every")) {
 		if (cfg_duration(x, val, key, &v))
 			return;
@@ -868,7 +932,7 @@ static void cfg_top_key(struct cfg_ctx *x, const char *key,
 		x->cfg->evaluate_every_s = (unsigned)v;
 	} else {
 		cfg_err(x, knode, key, "unknown key (expected "
-			"evaluate_every, notifiers, alerts)");
+			"evaluate_every, notifiers, alerts, quotas)");
 	}
 }
 
@@ -1063,6 +1127,7 @@ void config_free(struct config *c)
 		cfg_notifier_free(&c->notifiers[i]);
 	free(c->alerts);
 	free(c->notifiers);
+	free(c->quotas);
 	free(c->path);
 	free(c);
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quota.h"
+
 #define CONFIG_DEFAULT_PATH "/etc/llmtap/llmtap.yaml"
 /* Limits that bound a hostile or mistaken file. */
 #define CONFIG_MAX_BYTES (1u << 20)
@@ -107,6 +109,8 @@ struct config_alert {
 
 struct config {
 	char *path;
+	struct quota_rule *quotas;	/* the quotas: list */
+	size_t n_quotas;
 	unsigned evaluate_every_s;
 	struct config_notifier *notifiers;
 	size_t n_notifiers;

@@ -141,10 +141,11 @@ def check_truncation(res, work, mock, body_path):
 
 # In a private mount namespace, every system TLS library is /dev/null,
 # and --pid names a process without TLS: nothing to attach to. llmtap
-# itself links GnuTLS (through libmicrohttpd): it loads a copy kept
-# in $2, a path no TLS library is searched for at.
+# itself links both (through libmicrohttpd and libcurl): it loads
+# copies kept in $2, a path no TLS library is searched for at.
 HIDE_LIBSSL = (
-    "cp /usr/lib/*-linux-gnu/libgnutls.so.30 \"$2\"/ && "
+    "cp /usr/lib/*-linux-gnu/libgnutls.so.30 "
+    "/usr/lib/*-linux-gnu/libssl.so.3 \"$2\"/ && "
     "for f in $(realpath /usr/lib/*-linux-gnu/libssl.so* "
     "/usr/lib/*-linux-gnu/libgnutls.so* 2>/dev/null | sort -u); do "
     "mount --bind /dev/null $f; done; LD_LIBRARY_PATH=\"$2\" "
