@@ -50,7 +50,7 @@ LIB_OBJS := $(filter-out $(BPF_USER_OBJS),$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps run test unit e2e e2e-deps clean format-check fuzz
+.PHONY: all deps run test unit e2e e2e-deps clean format-check fuzz bench
 .SECONDARY:
 all: $(BUILD)/llmtap
 
@@ -140,6 +140,11 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libllmtap.a
 		$(BUILD)/fuzz/libllmtap.a $(LDLIBS) -o $@
 
 fuzz: $(FUZZ_BINS)
+
+# The benchmarks (README.md, Performance); root, BPF, nginx, bpftrace.
+bench: all
+	@tools/deps.sh bpftrace nginx-light
+	tools/bench.sh
 
 -include $(wildcard $(BUILD)/fuzz/*.d $(BUILD)/fuzz/obj/*.d)
 

@@ -2,7 +2,9 @@
 # Runs the unit tests (cmocka binaries in build/tests) and the
 # end-to-end tests (tests/e2e/test_*.py, real BPF, as root), and ends
 # with one line: 'tests: N passed, N failed'.
-# Usage: tests/run.sh [--unit | --e2e] [E2E_TEST_NAME...]
+# With the targets built (make fuzz), a full run and --fuzz also run
+# each libFuzzer target briefly: FUZZ_SECONDS each (default 20).
+# Usage: tests/run.sh [--unit | --e2e | --fuzz] [E2E_TEST_NAME...]
 set -u
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,7 @@ mode=all
 case "${1:-}" in
 --unit) mode=unit; shift ;;
 --e2e) mode=e2e; shift ;;
+--fuzz) mode=fuzz; shift ;;
 esac
 
 passed=0
@@ -70,8 +73,22 @@ run_e2e() {
 	done
 }
 
-[ "$mode" != e2e ] && run_unit
-[ "$mode" != unit ] && run_e2e "$@"
+# tools/fuzz.sh prints 'fuzz TARGET: ... no crash' or '... CRASH ...'.
+run_fuzz() {
+	local out p f
+	ls build/fuzz/fuzz_* >/dev/null 2>&1 || return 0
+	out=$(tools/fuzz.sh "${FUZZ_SECONDS:-20}" 2>&1)
+	echo "$out" | grep '^fuzz '
+	p=$(echo "$out" | grep -c '^fuzz .*no crash$')
+	f=$(echo "$out" | grep -c '^fuzz .*CRASH')
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -gt 0 ] && failures+=("fuzz")
+}
+
+[ "$mode" = all ] || [ "$mode" = unit ] && run_unit
+[ "$mode" = all ] || [ "$mode" = e2e ] && run_e2e "$@"
+[ "$mode" = all ] || [ "$mode" = fuzz ] && run_fuzz
 
 [ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]}"
 echo "tests: $passed passed, $failed failed"

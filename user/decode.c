@@ -242,10 +242,12 @@ static int dec_zstd_run(struct decoder *d, size_t i, const uint8_t *in,
 
 /* ---- the chain ---- */
 
-static int dec_emit(struct decoder *d, const uint8_t *in, size_t len)
+/* Hands bytes on in pieces of at most DECODE_PIECE, as decode.h
+ * promises: the identity coding passes its input through unsplit. */
+static int dec_emit_piece(struct decoder *d, const uint8_t *in,
+			  size_t len)
 {
 	uint64_t room = d->limit - d->produced;
-	int rc;
 
 	if (len > room) {
 		if (room > 0 && d->out)
@@ -254,7 +256,20 @@ static int dec_emit(struct decoder *d, const uint8_t *in, size_t len)
 		return -EFBIG;
 	}
 	d->produced += len;
-	rc = d->out ? d->out(d->ctx, in, len) : 0;
+	return d->out ? d->out(d->ctx, in, len) : 0;
+}
+
+static int dec_emit(struct decoder *d, const uint8_t *in, size_t len)
+{
+	int rc = 0;
+
+	while (len && !rc) {
+		size_t n = len < DECODE_PIECE ? len : DECODE_PIECE;
+
+		rc = dec_emit_piece(d, in, n);
+		in += n;
+		len -= n;
+	}
 	return rc;
 }
 

@@ -755,7 +755,8 @@ static ssize_t h1_line_step(struct h1_side *s, const uint8_t *p,
 	if (s->line_len < H1_LINE_KEEP)
 		keep = n < H1_LINE_KEEP - s->line_len ?
 			       n : H1_LINE_KEEP - s->line_len;
-	memcpy(s->line + s->line_len, p, keep);
+	if (keep)	/* past H1_LINE_KEEP, line + line_len is out of bounds */
+		memcpy(s->line + s->line_len, p, keep);
 	if (n > 0)
 		s->line_cr = p[n - 1] == '\r';
 	s->line_len += n;

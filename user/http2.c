@@ -679,6 +679,8 @@ static int h2_fragment(struct h2_conn *c, struct h2_dir *d, size_t skip)
 		h2_hd_break(c, d, f->sid, "malformed header frame");
 		return 0;
 	}
+	if (f->len == off + pad)	/* keep may be NULL: nothing to add */
+		return 0;
 	return h2_block_append(&d->blk, d->keep + off, f->len - off - pad);
 }
 

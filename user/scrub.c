@@ -698,6 +698,9 @@ static void h2_field(struct scrub *s, uint8_t *blk, size_t start,
 /* Decodes the whole block, masking secret fields in it. */
 static int h2_walk(struct scrub *s, struct scrub_h2 *h)
 {
+	/* An empty block has no buffer yet: NULL + 0 is undefined. */
+	static const uint8_t empty[1];
+	const uint8_t *blk = h->blk ? h->blk : empty;
 	size_t pos = 0;
 
 	for (;;) {
@@ -705,7 +708,7 @@ static int h2_walk(struct scrub *s, struct scrub_h2 *h)
 		nghttp2_nv nv;
 		ssize_t rv;
 
-		rv = nghttp2_hd_inflate_hd2(h->hd, &nv, &flags, h->blk + pos,
+		rv = nghttp2_hd_inflate_hd2(h->hd, &nv, &flags, blk + pos,
 					    h->blk_len - pos, 1);
 		if (rv < 0)
 			return -EPROTO;
