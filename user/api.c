@@ -359,6 +359,32 @@ static void api_cache(struct api_req *r)
 	api_json(r, store_cache(r->api->store, &f));
 }
 
+/* Alert and enforcement lines, newest first, from the store. */
+static void api_events(struct api_req *r, const char *type,
+		       const char *key)
+{
+	long long limit;
+	json_t *ev, *out;
+
+	if (api_int(r, "limit", API_TOP_DEFAULT, 1, API_TOP_MAX, &limit))
+		return;
+	ev = store_events(r->api->store, type, (int)limit);
+	out = ev ? json_pack("{s:O}", key, json_object_get(ev, "events"))
+		 : NULL;
+	json_decref(ev);
+	api_json(r, out);
+}
+
+static void api_alerts(struct api_req *r)
+{
+	api_events(r, "alert", "alerts");
+}
+
+static void api_enforcements(struct api_req *r)
+{
+	api_events(r, "enforcement", "enforcements");
+}
+
 /* ---- routing ---- */
 
 #define API_FILTER_PARAMS \
@@ -379,6 +405,7 @@ static const char *const api_top_params[] = {
 	"top", API_FILTER_PARAMS, NULL,
 };
 static const char *const api_filter_params[] = { API_FILTER_PARAMS, NULL };
+static const char *const api_limit_params[] = { "limit", NULL };
 static const char *const api_series_params[] = {
 	"window", "step", "user", "model", "provider", "process", NULL,
 };
@@ -392,6 +419,9 @@ static const struct api_route api_routes[] = {
 	{ "/api/v1/sessions", api_top_params, true, api_sessions },
 	{ API_SESSIONS_PREFIX, api_no_params, true, api_session },
 	{ "/api/v1/cache", api_filter_params, true, api_cache },
+	{ "/api/v1/alerts", api_limit_params, true, api_alerts },
+	{ "/api/v1/enforcements", api_limit_params, true,
+	  api_enforcements },
 	{ "/api/v1/timeseries", api_series_params, true, api_series },
 };
 

@@ -421,8 +421,11 @@ static void calls_on_exchange(void *ctx, struct http_exchange *ex)
  * calls: everything runs on the capture thread. */
 void calls_write_json(struct calls *c, const json_t *obj)
 {
-	if (c)
-		calls_write(c, (json_t *)obj);
+	if (!c)
+		return;
+	calls_write(c, (json_t *)obj);
+	if (c->opts.on_event)
+		c->opts.on_event(c->opts.on_record_ctx, obj);
 }
 
 struct exchange_sink calls_sink(struct calls *c)

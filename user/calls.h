@@ -30,6 +30,9 @@ struct calls_opts {
 	 * metrics or alerts; the record is only borrowed. May be NULL. */
 	void (*on_record)(void *ctx, json_t *rec);
 	void *on_record_ctx;
+	/* Called with each other line written (alerts, enforcements),
+	 * with on_record_ctx; may be NULL. */
+	void (*on_event)(void *ctx, const json_t *ev);
 };
 
 struct calls_stats {

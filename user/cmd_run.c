@@ -176,6 +176,15 @@ static void stack_on_record(void *ctx, json_t *rec)
 		quota_run_add(s->quotas, rec);
 }
 
+/* Alert and enforcement lines are kept in the store too. */
+static void stack_on_event(void *ctx, const json_t *ev)
+{
+	struct stack *s = ctx;
+
+	if (s->store)
+		store_add_event(s->store, ev);
+}
+
 /* live: the pids are this host's, so /proc may name them. A replay's
  * pids belong to the recording host and must not be looked up here. */
 static int stack_open(struct stack *s, const struct calls_opts *co,
@@ -190,6 +199,7 @@ static int stack_open(struct stack *s, const struct calls_opts *co,
 			return -1;
 	}
 	o.on_record = stack_on_record;
+	o.on_event = stack_on_event;
 	o.on_record_ctx = s;
 	s->calls = calls_new(&o);
 	if (!s->calls) {

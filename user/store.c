@@ -34,7 +34,7 @@
 #include "store.h"
 
 /* PRAGMA user_version of the layout below. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* How long a statement waits for another connection's lock. */
 #define STORE_BUSY_MS 5000
 /* Records queued between flushes, by count and by bytes of JSON. */
@@ -71,6 +71,15 @@ struct store {
 	bool failing;	/* the last flush failed: log the next once */
 };
 
+/* Version 2: alert and enforcement lines, kept beside the calls. */
+#define STORE_EVENTS_SCHEMA \
+	"CREATE TABLE events (" \
+	" id INTEGER PRIMARY KEY," \
+	" ts_ns INTEGER NOT NULL," \
+	" type TEXT NOT NULL," \
+	" record TEXT NOT NULL);" \
+	"CREATE INDEX events_type_ts ON events(type, ts_ns);"
+
 static const char store_schema[] =
 	"CREATE TABLE calls ("
 	" id INTEGER PRIMARY KEY,"
@@ -98,7 +107,8 @@ static const char store_schema[] =
 	"CREATE INDEX calls_model ON calls(model);"
 	"CREATE INDEX calls_hash ON calls(request_hash);"
 	"CREATE INDEX properties_call ON properties(call_id);"
-	"CREATE INDEX properties_name ON properties(name, value);";
+	"CREATE INDEX properties_name ON properties(name, value);"
+	STORE_EVENTS_SCHEMA;
 
 static const char store_ins_call_sql[] =
 	"INSERT OR IGNORE INTO calls (key, ts_ns, end_ns, pid, comm, exe,"
@@ -237,6 +247,26 @@ static int store_open_db(struct store *s)
 	return 0;
 }
 
+/* Version 1 had no events table: add it. Read-only opens leave the
+ * file alone and simply have no events. */
+static int store_migrate_v1(struct store *s)
+{
+	char sql[64];
+
+	if (s->opts.read_only)
+		return 0;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		 STORE_SCHEMA_VERSION);
+	if (store_exec(s, "BEGIN", "begin") ||
+	    store_exec(s, STORE_EVENTS_SCHEMA, "adding the events table") ||
+	    store_exec(s, sql, "setting the version") ||
+	    store_exec(s, "COMMIT", "commit"))
+		return -EIO;
+	log_info("store: %s moved to schema version %d", s->path,
+		 STORE_SCHEMA_VERSION);
+	return 0;
+}
+
 /* A new file gets the tables; a known one must have our version. */
 static int store_schema_check(struct store *s)
 {
@@ -251,6 +281,8 @@ static int store_schema_check(struct store *s)
 	}
 	if (v == STORE_SCHEMA_VERSION)
 		return 0;
+	if (v == 1)
+		return store_migrate_v1(s);
 	if (v != 0 || tables != 0 || s->opts.read_only) {
 		log_err("store: %s is not an llmtap database of schema "
 			"version %d (it says %" PRId64 ")", s->path,
@@ -690,6 +722,37 @@ static int store_retain(struct store *s, uint64_t now)
 	log_debug("store: retention removed %d old and %d more calls", aged,
 		  trimmed);
 	return store_exec(s, "PRAGMA incremental_vacuum", "vacuum");
+}
+
+int store_add_event(struct store *s, const json_t *ev)
+{
+	static const char sql[] =
+		"INSERT INTO events (ts_ns, type, record) VALUES (?, ?, ?)";
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	sqlite3_stmt *st = NULL;
+	char *text;
+	int rc;
+
+	if (!s || s->opts.read_only || !type)
+		return -EINVAL;
+	text = json_dumps(ev, JSON_COMPACT);
+	if (!text)
+		return -ENOMEM;
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)store_now_ns());
+		sqlite3_bind_text(st, 2, type, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	free(text);
+	if (rc != SQLITE_DONE) {
+		log_warn("store: %s: an event was not stored: %s", s->path,
+			 sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	return 0;
 }
 
 int store_flush(struct store *s)

@@ -43,6 +43,13 @@ void store_close(struct store *s);	/* flushes first; accepts NULL */
 
 /* Queues a record; it is committed by the next store_flush. */
 int store_add(struct store *s, const json_t *rec);
+/* Stores an alert or enforcement line ({"type": ...}) at once: they
+ * are rare, and a restart must not lose them. */
+int store_add_event(struct store *s, const json_t *ev);
+/* The newest events of a type ("alert", "enforcement"), newest first:
+ * {"events": [EVENT...]}; an empty list on a database without them. */
+json_t *store_events(struct store *s, const char *type, int limit);
+
 /* Commits what is queued in one transaction, then applies retention.
  * The daemon calls it every second: kill -9 loses at most that. */
 int store_flush(struct store *s);

@@ -40,6 +40,7 @@
  *   "repeats", "cost_usd"}...]}}.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -815,4 +816,58 @@ json_t *store_cache_ttl(struct store *s, const struct store_filter *f,
 json_t *store_cache(struct store *s, const struct store_filter *f)
 {
 	return store_cache_ttl(s, f, SQ_CACHE_TTL_S);
+}
+
+/* --- events --------------------------------------------------------- */
+
+/* True when the database has the events table (schema 2 and later;
+ * a read-only handle on an older file has none). */
+static bool store_has_events(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE "
+			       "type = 'table' AND name = 'events'", -1,
+			       &st, NULL) == SQLITE_OK)
+		found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+static json_t *store_events_rows(sqlite3_stmt *st)
+{
+	json_t *list = json_array();
+
+	while (list && sqlite3_step(st) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(st, 0);
+		json_t *ev = text ? json_loads(text, 0, NULL) : NULL;
+
+		if (ev)
+			json_array_append_new(list, ev);
+	}
+	return list;
+}
+
+json_t *store_events(struct store *s, const char *type, int limit)
+{
+	static const char sql[] = "SELECT record FROM events WHERE type = ?"
+				  " ORDER BY ts_ns DESC, id DESC LIMIT ?";
+	sqlite3 *db = store_db(s);
+	sqlite3_stmt *st = NULL;
+	json_t *list;
+
+	if (!db)
+		return NULL;
+	if (!store_has_events(db))
+		return json_pack("{s:[]}", "events");
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_err("store: events: %s", sqlite3_errmsg(db));
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, limit > 0 ? limit : 100);
+	list = store_events_rows(st);
+	sqlite3_finalize(st);
+	return list ? json_pack("{s:o}", "events", list) : NULL;
 }

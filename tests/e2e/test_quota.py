@@ -4,6 +4,8 @@ the window frees budget; other users go on; every change is an
 enforcement line."""
 import json
 import os
+import socket
+import urllib.request
 import subprocess
 import sys
 import time
@@ -32,6 +34,12 @@ def call(work, mock, as_nobody):
     return p.returncode == 0 and "status 200" in p.stderr, p.stderr
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def enforcement(path):
     return [json.loads(line) for line in open(path)
             if '"type":"enforcement"' in line]
@@ -46,8 +54,12 @@ def main():
     mock = Mock(work)
     out = work.file("calls.jsonl")
     try:
-        tap = Llmtap(["run", "-o", out, "--no-db", "--no-api",
-                      "--quota", QUOTA], work, "run")
+        port = free_port()
+        # Only nobody's calls count: other tests' root traffic on this
+        # host must not spend the budget.
+        tap = Llmtap(["run", "-o", out, "--db", work.file("db"),
+                      "--listen", f"127.0.0.1:{port}", "--quota", QUOTA,
+                      "--uid", str(NOBODY)], work, "run")
         first = [call(work, mock, True)[0] for _ in range(2)]
         res.check("nobody's first two calls go through", all(first),
                   str(first))
@@ -70,6 +82,11 @@ def main():
                   len(ev) == 2 and ev[1]["state"] == "released", str(ev))
         ok, err = call(work, mock, True)
         res.check("released: nobody connects again", ok, err[-300:])
+        api = json.load(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/v1/enforcements"))
+        states = [e["state"] for e in api["enforcements"]]
+        res.check("the API lists both enforcements, newest first",
+                  states == ["released", "over"], str(api))
         rc = tap.stop()
         res.check("run exits 0", rc == 0, tap.stderr())
         res.check("the log says blocking is on",

@@ -539,6 +539,43 @@ static void test_cache(void **state)
 	store_close(s);
 }
 
+/* Alert and enforcement lines: stored at once, read newest first, by
+ * type, and still there after a reopen. */
+static void test_events(void **state)
+{
+	struct store *s = open_rw(0, 0);
+	json_t *a1 = json_pack("{s:s, s:s, s:s}", "type", "alert", "rule",
+			       "r1", "state", "firing");
+	json_t *a2 = json_pack("{s:s, s:s, s:s}", "type", "alert", "rule",
+			       "r1", "state", "resolved");
+	json_t *e1 = json_pack("{s:s, s:s}", "type", "enforcement", "quota",
+			       "q");
+	json_t *bad = json_pack("{s:i}", "x", 1);
+	json_t *got, *list;
+
+	assert_int_equal(store_add_event(s, a1), 0);
+	assert_int_equal(store_add_event(s, e1), 0);
+	assert_int_equal(store_add_event(s, a2), 0);
+	assert_int_equal(store_add_event(s, bad), -EINVAL);
+	store_close(s);
+
+	s = open_ro();
+	got = store_events(s, "alert", 10);
+	list = json_object_get(got, "events");
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(list, 0), "state")), "resolved");
+	json_decref(got);
+	got = store_events(s, "enforcement", 10);
+	assert_int_equal(json_array_size(json_object_get(got, "events")), 1);
+	json_decref(got);
+	store_close(s);
+	json_decref(a1);
+	json_decref(a2);
+	json_decref(e1);
+	json_decref(bad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +599,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_tree, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
