@@ -207,10 +207,26 @@ static json_t *calls_request_hash(const struct http_exchange *ex,
 
 /* --- attribution ---------------------------------------------------- */
 
+/* From the request the provider parsed, else from the body. */
+static int calls_infer(struct calls *c, const struct http_exchange *ex,
+		       const struct llm_call *call,
+		       char id[SESSION_INFER_ID_LEN])
+{
+	if (call->request)
+		return session_infer_assign_json(c->sessions, ex->task.pid,
+						 ex->ts_req_start,
+						 call->request, id);
+	return session_infer_assign(c->sessions, ex->task.pid,
+				    ex->ts_req_start,
+				    (const char *)ex->req_body.data,
+				    ex->req_body.len, id);
+}
+
 /* Without a declared id, the session is inferred from the
  * conversation the body carries (see session_infer.h). */
 static json_t *calls_session(struct calls *c,
-			     const struct http_exchange *ex)
+			     const struct http_exchange *ex,
+			     const struct llm_call *call)
 {
 	const struct hdr_list *h = &ex->req_headers;
 	const char *id = hdr_list_get(h, CALLS_H_SESSION);
@@ -219,10 +235,7 @@ static json_t *calls_session(struct calls *c,
 	char inferred[SESSION_INFER_ID_LEN];
 	bool guessed = false;
 
-	if (!id && session_infer_assign(c->sessions, ex->task.pid,
-					ex->ts_req_start,
-					(const char *)ex->req_body.data,
-					ex->req_body.len, inferred) == 0) {
+	if (!id && calls_infer(c, ex, call, inferred) == 0) {
 		id = inferred;
 		guessed = true;
 	}
@@ -260,7 +273,7 @@ static void calls_attribution(struct calls *c, json_t *rec,
 
 	json_object_set_new(rec, "user_id",
 			    calls_str(user ? user : call->user_id));
-	json_object_set_new(rec, "session", calls_session(c, ex));
+	json_object_set_new(rec, "session", calls_session(c, ex, call));
 	json_object_set_new(rec, "properties",
 			    calls_properties(&ex->req_headers));
 	json_object_set_new(rec, "request_id", calls_str(call->request_id));

@@ -60,6 +60,8 @@ struct pl_dir {
 
 struct pl_conn {
 	struct pl_conn *next;	/* hash chain */
+	struct pl_conn *lru_prev;	/* toward the least recently used */
+	struct pl_conn *lru_next;
 	struct pipeline *p;
 	struct ev_conn_id id;
 	enum pl_proto proto;
@@ -91,6 +93,9 @@ struct pipeline {
 	struct pl_conn **conns;
 	size_t nbuckets;
 	size_t nconns;
+	size_t conns_max;
+	struct pl_conn *lru_old;	/* least recently used: evicted first */
+	struct pl_conn *lru_new;
 	struct pl_proc *procs[PL_PROC_BUCKETS];
 	struct pipeline_stats stats;
 };
@@ -369,14 +374,58 @@ static void pl_conns_grow(struct pipeline *p)
 	p->nbuckets = nb;
 }
 
+static void pl_lru_unlink(struct pipeline *p, struct pl_conn *c)
+{
+	if (c->lru_prev)
+		c->lru_prev->lru_next = c->lru_next;
+	else
+		p->lru_old = c->lru_next;
+	if (c->lru_next)
+		c->lru_next->lru_prev = c->lru_prev;
+	else
+		p->lru_new = c->lru_prev;
+	c->lru_prev = c->lru_next = NULL;
+}
+
+static void pl_lru_push(struct pipeline *p, struct pl_conn *c)
+{
+	c->lru_prev = p->lru_new;
+	c->lru_next = NULL;
+	if (p->lru_new)
+		p->lru_new->lru_next = c;
+	else
+		p->lru_old = c;
+	p->lru_new = c;
+}
+
+static void pl_conn_remove(struct pipeline *p, const struct ev_conn_id *id,
+			   uint64_t ts_ns, const char *why);
+
+/* Makes room for one more connection under the cap. */
+static void pl_conns_evict(struct pipeline *p, uint64_t ts_ns)
+{
+	while (p->nconns >= p->conns_max && p->lru_old) {
+		struct ev_conn_id id = p->lru_old->id;
+
+		/* Once, so a flood of connections is not a flood of logs;
+		 * pipeline_free reports the total. */
+		if (p->stats.evicted++ == 0)
+			log_warn("more than %zu connections open: evicting the "
+				 "least recently used", p->conns_max);
+		pl_conn_remove(p, &id, ts_ns, PIPELINE_EVICT_NOTE);
+	}
+}
+
 static struct pl_conn *pl_conn_new(struct pipeline *p,
 				   const struct ev_conn_id *id,
 				   const struct ev_task *task)
 {
-	struct pl_conn *c = calloc(1, sizeof(*c));
-	struct pl_proc *pr = pl_proc_get(p, id->pid, task->ts_ns);
-	struct pl_conn **pp;
+	struct pl_conn *c, **pp;
+	struct pl_proc *pr;
 
+	pl_conns_evict(p, task->ts_ns);
+	c = calloc(1, sizeof(*c));
+	pr = pl_proc_get(p, id->pid, task->ts_ns);
 	if (!c || !pr) {
 		free(c);
 		return NULL;
@@ -392,6 +441,7 @@ static struct pl_conn *pl_conn_new(struct pipeline *p,
 		pl_conns_grow(p);
 	pp = pl_conn_slot(p, id);
 	*pp = c;
+	pl_lru_push(p, c);
 	p->nconns++;
 	p->stats.conns++;
 	return c;
@@ -403,7 +453,11 @@ static struct pl_conn *pl_conn_get(struct pipeline *p,
 {
 	struct pl_conn *c = *pl_conn_slot(p, id);
 
-	return c ? c : pl_conn_new(p, id, task);
+	if (!c)
+		return pl_conn_new(p, id, task);
+	pl_lru_unlink(p, c);
+	pl_lru_push(p, c);
+	return c;
 }
 
 /* Emits what is pending and frees c; the caller unlinks it. */
@@ -412,6 +466,7 @@ static void pl_conn_end(struct pipeline *p, struct pl_conn *c,
 {
 	struct pl_proc *pr = pl_proc_find(p, c->id.pid);
 
+	pl_lru_unlink(p, c);
 	if (c->h1)
 		h1_conn_close(c->h1, ts_ns, why);
 	if (c->h2)
@@ -707,6 +762,7 @@ struct pipeline *pipeline_new(const struct pipeline_opts *opts)
 	if (!p)
 		return NULL;
 	p->opts = *opts;
+	p->conns_max = opts->conns_max ? opts->conns_max : PIPELINE_CONNS_MAX;
 	p->nbuckets = PL_CONN_BUCKETS_MIN;
 	p->conns = calloc(p->nbuckets, sizeof(*p->conns));
 	if (!p->conns) {
@@ -721,6 +777,9 @@ void pipeline_free(struct pipeline *p)
 	if (!p)
 		return;
 	pl_conns_end_if(p, pl_match_all, 0, 0, "capture stopped");
+	if (p->stats.evicted)
+		log_warn("%" PRIu64 " connections evicted to stay under %zu "
+			 "open", p->stats.evicted, p->conns_max);
 	for (size_t i = 0; i < PL_PROC_BUCKETS; i++) {
 		while (p->procs[i]) {
 			struct pl_proc *pr = p->procs[i];

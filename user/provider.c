@@ -184,6 +184,7 @@ void llm_call_clear(struct llm_call *call)
 	free(call->err_message);
 	free(call->body_id);
 	json_decref(call->raw_usage);
+	json_decref(call->request);
 	memset(call, 0, sizeof(*call));
 }
 
@@ -426,7 +427,7 @@ static void prov_parse_request(struct prov_run *r,
 				       "request body is not JSON";
 	if (req && r->ops->request)
 		r->ops->request(r->call, req);
-	json_decref(req);
+	r->call->request = req;
 }
 
 /* The generic part of any response object: a top-level error. */

@@ -65,6 +65,9 @@ struct llm_call {
 	char *body_id;
 	json_t *raw_usage;	/* the dialect's usage object, merged */
 	uint64_t ts_start;
+	/* The request body parsed, NULL if it is not JSON: kept so
+	 * session inference need not parse it again. */
+	json_t *request;
 };
 
 /* Fills call from ex. Returns 0, -ENOENT when ex is not an LLM API

@@ -5,14 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "recline.h"
 #include "record.h"
 
 /* Past this many, bad lines are counted but no longer logged. */
 #define REPLAY_WARN_MAX 10
+
+/* Bytes read from the file at a time; lines are cut out with memchr
+ * rather than a getc per byte. */
+#define REPLAY_BLOCK (64u << 10)
 
 struct reader {
 	FILE *in;
@@ -20,19 +24,22 @@ struct reader {
 	size_t len;
 	size_t cap;
 	bool overlong;	/* the current line went past RECORD_LINE_MAX */
+	char *blk;	/* REPLAY_BLOCK bytes of the file */
+	size_t blk_pos;
+	size_t blk_len;
 };
 
-static int get_u64(json_t *o, const char *key, uint64_t *out)
+static int get_u64(const struct recline *o, const char *key, uint64_t *out)
 {
-	json_t *v = json_object_get(o, key);
+	int64_t v;
 
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
+	if (!recline_int(o, key, &v) || v < 0)
 		return -EINVAL;
-	*out = (uint64_t)json_integer_value(v);
+	*out = (uint64_t)v;
 	return 0;
 }
 
-static int get_u32(json_t *o, const char *key, uint32_t *out)
+static int get_u32(const struct recline *o, const char *key, uint32_t *out)
 {
 	uint64_t v;
 
@@ -42,14 +49,15 @@ static int get_u32(json_t *o, const char *key, uint32_t *out)
 	return 0;
 }
 
-static void get_str(json_t *o, const char *key, char *out, size_t len)
+static void get_str(const struct recline *o, const char *key, char *out,
+		    size_t len)
 {
-	const char *s = json_string_value(json_object_get(o, key));
+	const char *s = recline_str(o, key);
 
 	snprintf(out, len, "%s", s ? s : "");
 }
 
-static int parse_task(json_t *o, struct ev_task *t)
+static int parse_task(const struct recline *o, struct ev_task *t)
 {
 	if (get_u64(o, "ts", &t->ts_ns) || get_u32(o, "pid", &t->pid))
 		return -EINVAL;
@@ -60,9 +68,9 @@ static int parse_task(json_t *o, struct ev_task *t)
 	return 0;
 }
 
-static int parse_conn_id(json_t *o, struct ev_conn_id *id)
+static int parse_conn_id(const struct recline *o, struct ev_conn_id *id)
 {
-	const char *s = json_string_value(json_object_get(o, "conn"));
+	const char *s = recline_str(o, "conn");
 	char *end;
 
 	if (!s)
@@ -72,6 +80,60 @@ static int parse_conn_id(json_t *o, struct ev_conn_id *id)
 		return -EINVAL;
 	id->ssl = strtoull(end + 1, &end, 16);
 	return *end ? -EINVAL : 0;
+}
+
+/* RFC 4648 section 4's alphabet: each byte's 6-bit value, or
+ * B64_BAD, whose high bit marks any quad that holds one. */
+#define B64_BAD 0x80
+static uint8_t b64_val[256];
+
+static void b64_init(void)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	memset(b64_val, B64_BAD, sizeof(b64_val));
+	for (size_t i = 0; i < sizeof(abc) - 1; i++)
+		b64_val[(unsigned char)abc[i]] = (uint8_t)i;
+}
+
+/* One quad into 3 bytes; false if a byte is outside the alphabet. */
+static bool b64_quad(const unsigned char *s, uint8_t *out)
+{
+	uint32_t a = b64_val[s[0]], b = b64_val[s[1]];
+	uint32_t c = b64_val[s[2]], d = b64_val[s[3]];
+	uint32_t v = a << 18 | b << 12 | c << 6 | d;
+
+	if ((a | b | c | d) & B64_BAD)
+		return false;
+	out[0] = (uint8_t)(v >> 16);
+	out[1] = (uint8_t)(v >> 8);
+	out[2] = (uint8_t)v;
+	return true;
+}
+
+/* Plain base64 (what record writes) by table; false for anything
+ * else, which EVP_DecodeBlock then judges as before. The padding of
+ * the last quad reads as zero bits, as EVP_DecodeBlock reads it. */
+static bool b64_plain(const char *s, size_t slen, uint8_t *buf)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char last[4];
+	size_t i;
+
+	if (slen == 0)
+		return true;
+	for (i = 0; i + 4 < slen; i += 4) {
+		if (!b64_quad(u + i, buf + i / 4 * 3))
+			return false;
+	}
+	memcpy(last, u + i, 4);
+	if (last[3] == '=') {
+		last[3] = 'A';
+		if (last[2] == '=')
+			last[2] = 'A';
+	}
+	return b64_quad(last, buf + i / 4 * 3);
 }
 
 /* Decoded bytes in *out (caller frees), or a negative errno. */
@@ -86,7 +148,8 @@ static int base64_decode(const char *s, uint8_t **out, size_t *len)
 	buf = malloc(slen / 4 * 3 + 1);
 	if (!buf)
 		return -ENOMEM;
-	n = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)slen);
+	n = b64_plain(s, slen, buf) ? (int)(slen / 4 * 3) :
+		EVP_DecodeBlock(buf, (const unsigned char *)s, (int)slen);
 	if (n < 0) {
 		free(buf);
 		return -EINVAL;
@@ -99,11 +162,11 @@ static int base64_decode(const char *s, uint8_t **out, size_t *len)
 	return 0;
 }
 
-static int replay_data(json_t *o, const struct ev_sink *sink)
+static int replay_data(const struct recline *o, const struct ev_sink *sink)
 {
 	struct ev_data ev = { 0 };
-	const char *dir = json_string_value(json_object_get(o, "dir"));
-	const char *b64 = json_string_value(json_object_get(o, "data"));
+	const char *dir = recline_str(o, "dir");
+	const char *b64 = recline_str(o, "data");
 	uint8_t *bytes = NULL;
 	int err;
 
@@ -114,7 +177,7 @@ static int replay_data(json_t *o, const struct ev_sink *sink)
 	if (strcmp(dir, "read") && strcmp(dir, "write"))
 		return -EINVAL;
 	ev.dir = strcmp(dir, "read") == 0 ? EV_DIR_READ : EV_DIR_WRITE;
-	ev.truncated = json_is_true(json_object_get(o, "truncated"));
+	ev.truncated = recline_true(o, "truncated");
 	err = base64_decode(b64, &bytes, &ev.len);
 	if (err)
 		return err;
@@ -125,11 +188,11 @@ static int replay_data(json_t *o, const struct ev_sink *sink)
 	return 0;
 }
 
-static int replay_conn(json_t *o, const struct ev_sink *sink)
+static int replay_conn(const struct recline *o, const struct ev_sink *sink)
 {
 	struct ev_conn ev = { .fd = -1 };
-	const char *op = json_string_value(json_object_get(o, "op"));
-	json_t *fd = json_object_get(o, "fd");
+	const char *op = recline_str(o, "op");
+	int64_t fd;
 
 	if (parse_task(o, &ev.task) || parse_conn_id(o, &ev.conn) || !op)
 		return -EINVAL;
@@ -141,8 +204,8 @@ static int replay_conn(json_t *o, const struct ev_sink *sink)
 		ev.op = EV_CONN_CLOSE;
 	else
 		return -EINVAL;
-	if (json_is_integer(fd))
-		ev.fd = (int)json_integer_value(fd);
+	if (recline_int(o, "fd", &fd))
+		ev.fd = (int)fd;
 	get_str(o, "host", ev.host, sizeof(ev.host));
 	get_str(o, "peer", ev.peer, sizeof(ev.peer));
 	if (sink->on_conn)
@@ -150,11 +213,11 @@ static int replay_conn(json_t *o, const struct ev_sink *sink)
 	return 0;
 }
 
-static int replay_proc(json_t *o, const struct ev_sink *sink)
+static int replay_proc(const struct recline *o, const struct ev_sink *sink)
 {
 	struct ev_proc ev = { 0 };
-	const char *op = json_string_value(json_object_get(o, "op"));
-	json_t *code = json_object_get(o, "exit_code");
+	const char *op = recline_str(o, "op");
+	int64_t code;
 
 	if (parse_task(o, &ev.task) || !op)
 		return -EINVAL;
@@ -165,15 +228,15 @@ static int replay_proc(json_t *o, const struct ev_sink *sink)
 	else
 		return -EINVAL;
 	get_u32(o, "ppid", &ev.ppid);
-	if (json_is_integer(code))
-		ev.exit_code = (int)json_integer_value(code);
+	if (recline_int(o, "exit_code", &code))
+		ev.exit_code = (int)code;
 	get_str(o, "exe", ev.exe, sizeof(ev.exe));
 	if (sink->on_proc)
 		sink->on_proc(sink->ctx, &ev);
 	return 0;
 }
 
-static int replay_loss(json_t *o, const struct ev_sink *sink)
+static int replay_loss(const struct recline *o, const struct ev_sink *sink)
 {
 	struct ev_loss ev = { 0 };
 
@@ -189,9 +252,9 @@ static int replay_loss(json_t *o, const struct ev_sink *sink)
 	return 0;
 }
 
-static int replay_object(json_t *o, const struct ev_sink *sink)
+static int replay_object(const struct recline *o, const struct ev_sink *sink)
 {
-	const char *type = json_string_value(json_object_get(o, "type"));
+	const char *type = recline_str(o, "type");
 
 	if (!type)
 		return -EINVAL;
@@ -207,33 +270,59 @@ static int replay_object(json_t *o, const struct ev_sink *sink)
 	return 1;
 }
 
+/* Adds n bytes to the line, past RECORD_LINE_MAX only marking it. */
+static int line_append(struct reader *r, const char *s, size_t n)
+{
+	size_t room = RECORD_LINE_MAX - r->len, ncap = r->cap;
+	char *nb;
+
+	if (n > room) {
+		r->overlong = true;
+		n = room;
+	}
+	if (n == 0)
+		return 0;
+	while (r->len + n + 1 > ncap)
+		ncap = ncap ? ncap * 2 : 4096;
+	if (ncap != r->cap) {
+		nb = realloc(r->buf, ncap);
+		if (!nb)
+			return -ENOMEM;
+		r->buf = nb;
+		r->cap = ncap;
+	}
+	memcpy(r->buf + r->len, s, n);
+	r->len += n;
+	return 0;
+}
+
 /* Reads one line into r->buf without ever holding more than
  * RECORD_LINE_MAX of it. Returns 1 for a line, 0 at the end. */
 static int read_line(struct reader *r)
 {
-	int ch;
+	const char *s, *nl;
+	size_t n;
+	int err;
 
 	r->len = 0;
 	r->overlong = false;
-	while ((ch = getc(r->in)) != EOF && ch != '\n') {
-		if (r->len >= RECORD_LINE_MAX) {
-			r->overlong = true;
-			continue;
+	for (;;) {
+		if (r->blk_pos == r->blk_len) {
+			r->blk_pos = 0;
+			r->blk_len = fread(r->blk, 1, REPLAY_BLOCK, r->in);
 		}
-		if (r->len + 1 >= r->cap) {
-			size_t ncap = r->cap ? r->cap * 2 : 4096;
-			char *nb = realloc(r->buf, ncap);
-
-			if (!nb)
-				return -ENOMEM;
-			r->buf = nb;
-			r->cap = ncap;
-		}
-		r->buf[r->len++] = (char)ch;
+		if (r->blk_len == 0)
+			return r->len == 0 && !r->overlong ? 0 : 1;
+		s = r->blk + r->blk_pos;
+		nl = memchr(s, '\n', r->blk_len - r->blk_pos);
+		n = nl ? (size_t)(nl - s) : r->blk_len - r->blk_pos;
+		err = line_append(r, s, n);
+		if (err)
+			return err;
+		r->blk_pos += n + (nl != NULL);
+		if (nl)
+			return 1;
 	}
-	if (ch == EOF && r->len == 0 && !r->overlong)
-		return 0;
-	return 1;
 }
 
 static void warn_bad(struct replay_stats *st, const char *path,
@@ -248,8 +337,7 @@ static void warn_bad(struct replay_stats *st, const char *path,
 static void replay_line(struct reader *r, const char *path,
 			const struct ev_sink *sink, struct replay_stats *st)
 {
-	json_error_t jerr;
-	json_t *o;
+	struct recline o;
 	int res;
 
 	if (r->overlong) {
@@ -258,17 +346,16 @@ static void replay_line(struct reader *r, const char *path,
 	}
 	if (r->len == 0)
 		return;
-	o = json_loadb(r->buf, r->len, 0, &jerr);
-	if (!o) {
+	if (recline_parse(&o, r->buf, r->len)) {
 		warn_bad(st, path, "not JSON");
 		return;
 	}
-	res = replay_object(o, sink);
+	res = replay_object(&o, sink);
 	if (res < 0)
 		warn_bad(st, path, "not a valid llmtap record");
 	else if (res == 0)
 		st->events++;
-	json_decref(o);
+	recline_free(&o);
 }
 
 int replay_file(const char *path, const struct ev_sink *sink,
@@ -278,10 +365,15 @@ int replay_file(const char *path, const struct ev_sink *sink,
 	int res;
 
 	memset(st, 0, sizeof(*st));
+	b64_init();
+	r.blk = malloc(REPLAY_BLOCK);
+	if (!r.blk)
+		return -ENOMEM;
 	r.in = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
 	if (!r.in) {
 		res = -errno;
 		log_err("open %s: %s", path, strerror(-res));
+		free(r.blk);
 		return res;
 	}
 	while ((res = read_line(&r)) > 0) {
@@ -296,6 +388,7 @@ int replay_file(const char *path, const struct ev_sink *sink,
 		log_warn("%s: %" PRIu64 " bad lines in all", path,
 			 st->bad_lines);
 	free(r.buf);
+	free(r.blk);
 	if (r.in != stdin)
 		fclose(r.in);
 	return res < 0 ? res : 0;

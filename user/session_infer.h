@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /* Conversations remembered, across all processes; the least recently
  * used is forgotten first. */
 #define SESSION_INFER_MAX_ENTRIES 4096
@@ -47,5 +49,10 @@ void session_infer_free(struct session_infer *si);
 int session_infer_assign(struct session_infer *si, uint32_t pid,
 			 uint64_t ts_ns, const char *body, size_t len,
 			 char id[SESSION_INFER_ID_LEN]);
+
+/* The same with the body already parsed (req NULL: not JSON). */
+int session_infer_assign_json(struct session_infer *si, uint32_t pid,
+			      uint64_t ts_ns, const json_t *req,
+			      char id[SESSION_INFER_ID_LEN]);
 
 #endif /* LLMTAP_SESSION_INFER_H */

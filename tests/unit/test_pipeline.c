@@ -443,6 +443,44 @@ static void test_many_conns(void **state)
 	pipeline_free(NULL);
 }
 
+/* Past the cap the least recently used connection goes first, its
+ * waiting request emitted as incomplete; a recent event saves one. */
+static void test_evict_lru(void **state)
+{
+	struct pipeline_opts o = { .sink = { NULL, on_exchange },
+				   .no_procfs = true, .conns_max = 8 };
+	struct pipeline *p = pipeline_new(&o);
+
+	assert_non_null(p);
+	ngot = 0;
+	for (uint64_t ssl = 1; ssl <= 8; ssl++)
+		data(p, PID_A, ssl, EV_DIR_WRITE, req_a);
+	conn_ev(p, PID_A, 1, EV_CONN_SNI, "api.openai.com");
+	assert_int_equal(ngot, 0);
+
+	data(p, PID_A, 9, EV_DIR_WRITE, req_a);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(got[0].ssl, 2);
+	assert_true(got[0].incomplete);
+	assert_string_equal(got[0].note, PIPELINE_EVICT_NOTE);
+	assert_int_equal(stats(p).evicted, 1);
+
+	/* Connection 1 is still open: its call completes. */
+	data(p, PID_A, 1, EV_DIR_READ, resp_ok);
+	assert_int_equal(ngot, 2);
+	assert_int_equal(got[1].ssl, 1);
+	assert_false(got[1].incomplete);
+
+	data(p, PID_A, 10, EV_DIR_WRITE, req_a);
+	assert_int_equal(ngot, 3);
+	assert_int_equal(got[2].ssl, 3);
+	assert_int_equal(stats(p).evicted, 2);
+	assert_int_equal(stats(p).conns, 10);
+	pipeline_free(p);
+	assert_int_equal(ngot, 3 + 7);
+	assert_string_equal(got[3].note, "capture stopped");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -456,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_proc_live),
 		cmocka_unit_test(test_container_id),
 		cmocka_unit_test(test_many_conns),
+		cmocka_unit_test(test_evict_lru),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

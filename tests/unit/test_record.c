@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "recline.h"
 #include "record.h"
 
 #define MAX_SEEN 16
@@ -220,12 +221,78 @@ static void test_missing_file(void **state)
 			 -ENOENT);
 }
 
+/* What recline answers for key equals what jansson's tree says. */
+static void same_as_jansson(const char *line, const char *key)
+{
+	json_t *o = json_loads(line, 0, NULL);
+	json_t *v = json_object_get(o, key);
+	char *copy = strdup(line);
+	struct recline rl;
+	int64_t n = 0;
+
+	assert_int_equal(recline_parse(&rl, copy, strlen(copy)),
+			 o ? 0 : -EINVAL);
+	if (!o) {
+		free(copy);
+		return;
+	}
+	if (json_is_string(v))
+		assert_string_equal(recline_str(&rl, key),
+				    json_string_value(v));
+	else
+		assert_null(recline_str(&rl, key));
+	assert_int_equal(recline_int(&rl, key, &n), json_is_integer(v));
+	if (json_is_integer(v))
+		assert_int_equal(n, json_integer_value(v));
+	assert_int_equal(recline_true(&rl, key), json_is_true(v));
+	recline_free(&rl);
+	json_decref(o);
+	free(copy);
+}
+
+/* Lines on the fast path and lines it leaves to jansson, valid or
+ * not, read the same as through jansson alone. */
+static void test_recline(void **state)
+{
+	static const char *const lines[] = {
+		"{\"k\":\"abc\",\"n\":1}",
+		" { \"k\" : 42 , \"k\" : \"last\" } ",
+		"{\"k\":-0}",
+		"{\"k\":9223372036854775807}",
+		"{\"k\":9223372036854775808}",
+		"{\"k\":-9223372036854775808}",
+		"{\"k\":12345678901234567890123}",
+		"{\"k\":007}",
+		"{\"k\":1.5}",
+		"{\"k\":1e3}",
+		"{\"k\":true}",
+		"{\"k\":truex}",
+		"{\"k\":false}",
+		"{\"k\":null}",
+		"{\"k\":\"a\\\"b\\u00e9\"}",
+		"{\"k\":\"caf\xc3\xa9\"}",
+		"{\"k\":\"bad\xff\"}",
+		"{\"k\":{\"x\":1}}",
+		"{\"k\":[1,2]}",
+		"{\"k\":1,}",
+		"{\"k\":1} x",
+		"{}",
+		"[1,2]",
+		"{\"k\"",
+		"",
+	};
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		same_as_jansson(lines[i], "k");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_recline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

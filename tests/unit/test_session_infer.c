@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -179,6 +180,67 @@ static void test_bounded(void **state)
 	session_infer_free(si);
 }
 
+static void conv(char *body, size_t len, int i, bool more)
+{
+	snprintf(body, len, "{\"messages\":[{\"role\":\"user\","
+		 "\"content\":\"q%d\"}%s]}", i,
+		 more ? ",{\"role\":\"user\",\"content\":\"x\"}" : "");
+}
+
+/* A full table forgets the least recently used conversation: one
+ * used again (a retry) is kept over one that is older. */
+static void test_lru(void **state)
+{
+	struct session_infer *si = session_infer_new();
+	char a0[SESSION_INFER_ID_LEN], a1[SESSION_INFER_ID_LEN];
+	char id[SESSION_INFER_ID_LEN], body[160];
+
+	for (int i = 0; i < SESSION_INFER_MAX_ENTRIES; i++) {
+		conv(body, sizeof(body), i, false);
+		assert_int_equal(assign(si, 1, T0, body, id), 0);
+		if (i < 2)
+			memcpy(i ? a1 : a0, id, sizeof(id));
+	}
+	conv(body, sizeof(body), 0, false);
+	assert_int_equal(assign(si, 1, T0, body, id), 0);
+	conv(body, sizeof(body), SESSION_INFER_MAX_ENTRIES, false);
+	assert_int_equal(assign(si, 1, T0, body, id), 0);
+
+	conv(body, sizeof(body), 0, true);
+	assert_int_equal(assign(si, 1, T0, body, id), 0);
+	assert_string_equal(id, a0);
+	conv(body, sizeof(body), 1, true);
+	assert_int_equal(assign(si, 1, T0, body, id), 0);
+	assert_string_not_equal(id, a1);
+	session_infer_free(si);
+}
+
+/* Ids depend on the exact bytes hashed: these were made by the
+ * json_dumps-based hashing the fast string path replaced, so a replay
+ * of an old recording still names its sessions the same. */
+static void test_stable_ids(void **state)
+{
+	static const char *const bodies[][2] = {
+		{ "{\"messages\":[{\"role\":\"system\",\"content\":"
+		  "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u001f\\u007f/"
+		  "caf\\u00e9 \\ud83d\\ude00\"},{\"role\":\"user\","
+		  "\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]}",
+		  "inf-630abd3109418d9d" },
+		{ "{\"system\":\"sys \\u000b\",\"messages\":[{\"role\":"
+		  "\"user\",\"content\":\"plain\"}]}",
+		  "inf-671503aa7e51c1ee" },
+	};
+	char id[SESSION_INFER_ID_LEN];
+
+	for (size_t i = 0; i < 2; i++) {
+		struct session_infer *si = session_infer_new();
+
+		assert_int_equal(assign(si, 77, 1, bodies[i][0], id), 0);
+		assert_string_equal(id, bodies[i][1]);
+		session_infer_free(si);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +251,8 @@ int main(void)
 		cmocka_unit_test(test_ids_are_reproducible),
 		cmocka_unit_test(test_no_conversation),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_lru),
+		cmocka_unit_test(test_stable_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
