@@ -19,10 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "api.h"
 #include "log.h"
@@ -34,12 +38,18 @@
 #define API_SESSIONS_PREFIX "/api/v1/sessions/"
 #define API_MAX_ID_BYTES 256
 #define API_ERR_LEN 160
+/* RFC 6750 section 2.1; the scheme is case-insensitive (RFC 7235). */
+#define API_BEARER "Bearer "
+#define API_LOOPBACK_NET 127u	/* 127.0.0.0/8 */
 
 struct api {
 	struct MHD_Daemon *d;
 	struct metrics *metrics;
 	struct prom *prom;
 	struct store *store;	/* NULL: run without a store */
+	bool has_token;
+	/* Only the token's digest is kept: nothing to leak in a core. */
+	unsigned char token_sha[SHA256_DIGEST_LENGTH];
 	uint16_t port;
 	uint64_t started_s;	/* CLOCK_MONOTONIC */
 };
@@ -481,10 +491,33 @@ static int api_check_args(struct api_req *r, const struct api_route *rt)
 	return 0;
 }
 
+/* Digests are compared, with CRYPTO_memcmp: the time taken tells
+ * neither how much of a guess matched nor the token's length. */
+static bool api_authorized(struct api_req *r)
+{
+	unsigned char got[SHA256_DIGEST_LENGTH];
+	const char *h;
+
+	if (!r->api->has_token || web_is_path(r->url))
+		return true;
+	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+					MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, API_BEARER, strlen(API_BEARER)))
+		return false;
+	h += strlen(API_BEARER);
+	SHA256((const unsigned char *)h, strlen(h), got);
+	return !CRYPTO_memcmp(got, r->api->token_sha, sizeof(got));
+}
+
 static void api_dispatch(struct api_req *r, const char *method)
 {
 	const struct api_route *rt;
 
+	if (!api_authorized(r)) {
+		api_fail(r, MHD_HTTP_UNAUTHORIZED, "a bearer token is "
+			 "required: Authorization: Bearer TOKEN");
+		return;
+	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD)) {
 		api_fail(r, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET");
@@ -562,6 +595,10 @@ static struct MHD_Response *api_response(struct api_req *r)
 	if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					"GET, HEAD");
+	if (r->status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp,
+					MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"llmtap\"");
 	return resp;
 }
 
@@ -659,20 +696,45 @@ static struct MHD_Daemon *api_daemon(struct api *a, struct sockaddr_in *sa)
 		MHD_OPTION_END);
 }
 
+static bool api_is_loopback(const struct sockaddr_in *sa)
+{
+	return ntohl(sa->sin_addr.s_addr) >> 24 == API_LOOPBACK_NET;
+}
+
+/* The address, and whether it may be used: beyond this host, the
+ * calls, users and costs are served only to who has the token. */
+static int api_check_listen(const char *listen, const struct api_opts *o,
+			    struct sockaddr_in *sa)
+{
+	if (api_parse_listen(listen, sa)) {
+		log_err("--listen wants IPV4:PORT, such as %s, not '%s'",
+			API_DEFAULT_LISTEN, listen);
+		return -EINVAL;
+	}
+	if (!o->token && !api_is_loopback(sa)) {
+		log_err("--listen %s is not a loopback address: give the API "
+			"a token first (--api-token FILE)", listen);
+		return -EPERM;
+	}
+	return 0;
+}
+
 struct api *api_start(const struct api_opts *o)
 {
 	const char *listen = o->listen ? o->listen : API_DEFAULT_LISTEN;
 	struct sockaddr_in sa;
 	struct api *a;
 
-	if (api_parse_listen(listen, &sa)) {
-		log_err("--listen wants IPV4:PORT, such as %s, not '%s'",
-			API_DEFAULT_LISTEN, listen);
+	if (api_check_listen(listen, o, &sa))
 		return NULL;
-	}
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
+	if (o->token) {
+		a->has_token = true;
+		SHA256((const unsigned char *)o->token, strlen(o->token),
+		       a->token_sha);
+	}
 	a->metrics = o->metrics;
 	a->prom = o->prom;
 	a->started_s = api_mono_s();
@@ -689,7 +751,8 @@ struct api *api_start(const struct api_opts *o)
 		return NULL;
 	}
 	a->port = api_bound_port(a->d);
-	log_info("API on http://%s:%u/", inet_ntoa(sa.sin_addr), a->port);
+	log_info("API on http://%s:%u/%s", inet_ntoa(sa.sin_addr), a->port,
+		 a->has_token ? " (a bearer token required)" : "");
 	return a;
 }
 
@@ -706,4 +769,91 @@ void api_stop(struct api *a)
 uint16_t api_port(const struct api *a)
 {
 	return a->port;
+}
+
+/* ---- the token ---- */
+
+#define API_TOKEN_BUF (API_TOKEN_MAX + 2)	/* the line, '\n', NUL */
+
+/* Printable ASCII without spaces: what a header value carries as is. */
+static int api_token_check(const char *t, const char *from)
+{
+	size_t n = strlen(t);
+	const char *c;
+
+	for (c = t; *c; c++) {
+		if (*c <= ' ' || *c > '~')
+			break;
+	}
+	if (*c || n < API_TOKEN_MIN || n > API_TOKEN_MAX) {
+		log_err("%s: the API token must be %d to %d printable "
+			"characters, no spaces, on one line", from,
+			API_TOKEN_MIN, API_TOKEN_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void api_token_check_mode(FILE *f, const char *path)
+{
+	struct stat st;
+
+	if (!fstat(fileno(f), &st) && (st.st_mode & (S_IRWXG | S_IRWXO)))
+		log_warn("%s: the API token is readable by others (mode "
+			 "%03o); chmod 600 it", path, st.st_mode & 0777);
+}
+
+static int api_token_file(const char *path, char *buf)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		log_err("%s: cannot read the API token: %s", path,
+			strerror(errno));
+		return -errno;
+	}
+	api_token_check_mode(f, path);
+	if (!fgets(buf, API_TOKEN_BUF, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return api_token_check(buf, path);
+}
+
+/* The environment's copy is removed: exec notifiers must not see it. */
+static int api_token_env(char *buf)
+{
+	const char *v = getenv(API_TOKEN_ENV);
+
+	snprintf(buf, API_TOKEN_BUF, "%s", v);
+	unsetenv(API_TOKEN_ENV);
+	return api_token_check(buf, API_TOKEN_ENV);
+}
+
+int api_token_load(const char *path, char **out)
+{
+	char *buf;
+	int err;
+
+	*out = NULL;
+	if (!path && !getenv(API_TOKEN_ENV))
+		return 0;
+	buf = calloc(1, API_TOKEN_BUF);
+	if (!buf)
+		return -ENOMEM;
+	err = path ? api_token_file(path, buf) : api_token_env(buf);
+	if (err) {
+		api_token_free(buf);
+		return err;
+	}
+	*out = buf;
+	return 0;
+}
+
+void api_token_free(char *token)
+{
+	if (!token)
+		return;
+	explicit_bzero(token, API_TOKEN_BUF);
+	free(token);
 }

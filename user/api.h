@@ -17,6 +17,12 @@
  * Errors are JSON, {"error": "..."}: 400 for a bad parameter (unknown
  * ones included), 404, 405 for anything but GET and HEAD, 414 for a
  * query over API_MAX_QUERY_BYTES.
+ *
+ * With a token (api_opts.token), every request but the dashboard's
+ * own files must carry "Authorization: Bearer TOKEN", else 401. The
+ * dashboard's files hold no data, and the browser cannot add a header
+ * to a page load; its script sends the token with each API request.
+ * Without a token the API listens on a loopback address only.
  */
 #ifndef LLMTAP_API_H
 #define LLMTAP_API_H
@@ -39,6 +45,10 @@
 #define API_OFFSET_MAX 1000000
 #define API_TOP_DEFAULT 20
 #define API_TOP_MAX 10000
+/* A token shorter than this is too easy to guess. */
+#define API_TOKEN_MIN 16
+#define API_TOKEN_MAX 4096
+#define API_TOKEN_ENV "LLMTAP_API_TOKEN"
 
 struct api_opts {
 	const char *listen;	/* "IPV4:PORT"; NULL: API_DEFAULT_LISTEN;
@@ -47,6 +57,7 @@ struct api_opts {
 	struct prom *prom;
 	const char *db_path;	/* the store; NULL: none (503) */
 	const char *pricing_path;	/* for /api/v1/cache; NULL: shipped */
+	const char *token;	/* bearer token; NULL: none, loopback only */
 };
 
 struct api;
@@ -58,5 +69,15 @@ struct api *api_start(const struct api_opts *o);
 void api_stop(struct api *a);
 /* The port it listens on. */
 uint16_t api_port(const struct api *a);
+
+/* The token: from the first line of path (--api-token FILE, so it
+ * never shows in ps), else from $LLMTAP_API_TOKEN, which is then
+ * removed from the environment. 0 with *out NULL when neither is set;
+ * 0 with a token to pass as api_opts.token and free with
+ * api_token_free; or a negative errno after logging why (missing,
+ * shorter than API_TOKEN_MIN, a space). Never logs the token. */
+int api_token_load(const char *path, char **out);
+/* Wipes and frees what api_token_load gave; accepts NULL. */
+void api_token_free(char *token);
 
 #endif /* LLMTAP_API_H */

@@ -4,10 +4,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "capture.h"
 #include "cli.h"
 #include "log.h"
+#include "privs.h"
 #include "record.h"
 #include "scrub.h"
 
@@ -89,6 +91,10 @@ int cmd_record(int argc, char **argv)
 		recorder_close(rec);
 		return 1;
 	}
+	/* Attached: drop what the rest does not need (privs.h). */
+	err = privs_drop();
+	if (err)
+		log_warn("capabilities not dropped (%s)", strerror(-err));
 	cli_install_signals();
 	log_info("recording to %s", out);
 

@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "otlp.h"
 #include "pipeline.h"
+#include "privs.h"
 #include "prom.h"
 #include "quota_run.h"
 #include "record.h"
@@ -57,6 +58,10 @@ static const char run_usage[] =
 	"                          metrics here (default "
 	API_DEFAULT_LISTEN ")\n"
 	"      --no-api            no HTTP API\n"
+	"      --api-token FILE    the API wants 'Authorization: Bearer\n"
+	"                          TOKEN', TOKEN the file's first line\n"
+	"                          (or $LLMTAP_API_TOKEN); required to\n"
+	"                          --listen beyond loopback\n"
 	"      --config FILE       alert rules, notifiers and quotas\n"
 	"                          (default " CONFIG_DEFAULT_PATH ",\n"
 	"                          if it exists); SIGHUP reloads alerts\n"
@@ -96,6 +101,7 @@ enum {
 	OPT_DB_MAX_MB,
 	OPT_LISTEN,
 	OPT_NO_API,
+	OPT_API_TOKEN,
 	OPT_CONFIG,
 	OPT_OTLP,
 	OPT_OTLP_HEADER,
@@ -115,6 +121,7 @@ static const struct option run_opts[] = {
 	{ "db-max-mb", required_argument, NULL, OPT_DB_MAX_MB },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "no-api", no_argument, NULL, OPT_NO_API },
+	{ "api-token", required_argument, NULL, OPT_API_TOKEN },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "otlp", required_argument, NULL, OPT_OTLP },
 	{ "otlp-header", required_argument, NULL, OPT_OTLP_HEADER },
@@ -150,6 +157,7 @@ struct run_args {
 	struct db_args db;
 	const char *listen;	/* NULL: API_DEFAULT_LISTEN */
 	bool no_api;
+	const char *api_token;	/* --api-token FILE; NULL: the env */
 	const char *config_path;	/* --config; NULL: the default */
 	struct otlp_opts otlp;	/* url NULL: no --otlp */
 	struct quota_rule quotas[QUOTA_RULES_MAX];	/* --quota */
@@ -301,6 +309,7 @@ static int run_api_start(struct stack *s, const struct run_args *a,
 			 struct api **out)
 {
 	struct api_opts o = { .listen = a->listen };
+	char *token;
 
 	*out = NULL;
 	if (a->no_api)
@@ -311,13 +320,17 @@ static int run_api_start(struct stack *s, const struct run_args *a,
 		log_err("out of memory starting the metrics");
 		return -ENOMEM;
 	}
+	if (api_token_load(a->api_token, &token))
+		return -EINVAL;
 	o.metrics = s->metrics;
 	o.prom = s->prom;
 	o.pricing_path = a->calls.pricing_path;
 	if (a->db.use)
 		o.db_path = a->db.opts.path ? a->db.opts.path
 					    : STORE_DEFAULT_PATH;
+	o.token = token;
 	*out = api_start(&o);
+	api_token_free(token);	/* the API keeps its digest only */
 	if (*out || a->listen)
 		return *out ? 0 : -EIO;
 	log_warn("running without the HTTP API; --listen picks another "
@@ -353,6 +366,10 @@ static int api_opt(int opt, const char *arg, struct run_args *a)
 	}
 	if (opt == OPT_NO_API) {
 		a->no_api = true;
+		return 1;
+	}
+	if (opt == OPT_API_TOKEN) {
+		a->api_token = arg;
 		return 1;
 	}
 	return 0;
@@ -464,6 +481,17 @@ static int db_opt(int opt, const char *arg, struct db_args *db)
 	return 0;
 }
 
+/* Attached: what is left to do needs far less than root. A failure
+ * costs the hardening, not the capture. */
+static void run_drop_privs(void)
+{
+	int err = privs_drop();
+
+	if (err)
+		log_warn("capabilities not dropped (%s): running with all "
+			 "of them", strerror(-err));
+}
+
 /* 0 to go on, else the exit code. */
 static int parse_run(int argc, char **argv, struct run_args *a)
 {
@@ -537,6 +565,7 @@ int cmd_run(int argc, char **argv)
 		run_metrics_free(&s);
 		return 1;
 	}
+	run_drop_privs();
 	cli_install_signals();
 	cli_install_reload();
 	log_info("running: LLM calls to %s, stored in %s",

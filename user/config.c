@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -1049,15 +1051,51 @@ static void cfg_file_err(struct config_diag *d, const char *path,
 		cfg_diag_add(d, 0, msg);
 }
 
+/* An exec notifier runs its command as root: a file that someone
+ * other than root (or who runs llmtap) could write would let them run
+ * anything as root. Checked on the open file, so a swap after the
+ * check reads nothing else. */
+static int cfg_file_safe(FILE *f, const char *path, struct config_diag *d)
+{
+	char why[CFG_MSG_LEN], msg[2 * CFG_MSG_LEN];
+	struct stat st;
+
+	if (fstat(fileno(f), &st)) {
+		cfg_file_err(d, path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode))
+		snprintf(why, sizeof(why), "not a regular file");
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		snprintf(why, sizeof(why), "owned by uid %u, not root or "
+			 "uid %u; it can run commands as llmtap's user",
+			 (unsigned)st.st_uid, (unsigned)geteuid());
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(why, sizeof(why), "writable by group or others "
+			 "(mode %03o); it can run commands as llmtap's user: "
+			 "chmod go-w it", (unsigned)(st.st_mode & 0777));
+	else
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: configuration refused: %s", path,
+		 why);
+	if (d)
+		cfg_diag_add(d, 0, msg);
+	return -EPERM;
+}
+
 struct config *config_load(const char *path, struct config_diag *diag)
 {
 	struct config *c;
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen(path, "re");
 	char *buf;
 	size_t n;
 
 	if (!f) {
 		cfg_file_err(diag, path, strerror(errno));
+		return NULL;
+	}
+	if (cfg_file_safe(f, path, diag)) {
+		fclose(f);
 		return NULL;
 	}
 	buf = malloc(CONFIG_MAX_BYTES + 1);

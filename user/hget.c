@@ -14,7 +14,7 @@
 #include "hget.h"
 
 #define HGET_HOST_MAX 64
-#define HGET_REQ_MAX 4096
+#define HGET_REQ_MAX (3 * 4096)	/* the path and a bearer token */
 #define HGET_READ_CHUNK 65536
 
 /* The value of header name in head (not NUL-terminated), or NULL. */
@@ -118,10 +118,13 @@ static int hget_connect(const char *addr, int timeout_ms)
 
 static int hget_send(int fd, const char *addr, const char *path)
 {
+	const char *token = getenv(HGET_TOKEN_ENV);
 	char req[HGET_REQ_MAX];
 	int n = snprintf(req, sizeof(req),
-			 "GET %s HTTP/1.1\r\nHost: %s\r\n"
-			 "Connection: close\r\n\r\n", path, addr);
+			 "GET %s HTTP/1.1\r\nHost: %s\r\n%s%s%s"
+			 "Connection: close\r\n\r\n", path, addr,
+			 token ? "Authorization: Bearer " : "",
+			 token ? token : "", token ? "\r\n" : "");
 	int off = 0;
 
 	if (n < 0 || (size_t)n >= sizeof(req))

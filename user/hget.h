@@ -31,6 +31,10 @@ int hget_parse(const char *buf, size_t len, struct hget_resp *r);
  * -ECONNREFUSED and the like from the socket, -EPROTO, -EFBIG. */
 int hget(const char *addr, const char *path, int timeout_ms,
 	 struct hget_resp *r);
+/* When set, hget sends it as "Authorization: Bearer VALUE": the token
+ * of a daemon started with --api-token. */
+#define HGET_TOKEN_ENV "LLMTAP_API_TOKEN"
+
 
 void hget_resp_free(struct hget_resp *r);	/* accepts NULL */
 

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "privs.h"
 
 #define NT_LINE_LEN 1024
 #define NT_VALUE_LEN 64
@@ -661,8 +662,11 @@ static void *nt_worker(void *arg)
 	char err[CURL_ERROR_SIZE + 64];
 	sigset_t all;
 
-	/* Signals are the capture thread's to handle. */
+	/* Signals are the capture thread's to handle, but for the one
+	 * that has this thread drop its capabilities too: it forks the
+	 * exec notifiers. */
 	sigfillset(&all);
+	sigdelset(&all, PRIVS_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&n->lock);
 	while (!n->stop) {

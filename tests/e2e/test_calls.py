@@ -288,7 +288,8 @@ def check_no_keys(res, work, paths):
                   if v.encode() in text]
         if b"secretcookie123" in text:
             leaks.append((os.path.basename(path), "cookie"))
-    res.check("no API key or cookie in any output or log", not leaks,
+    res.check("no API key or cookie in any output, log or database "
+              f"({len(paths)} files)", not leaks and len(paths) >= 3,
               str(leaks))
 
 
@@ -298,8 +299,10 @@ def main():
     mock = Mock(work)
     calls_path = work.file("calls.jsonl")
     try:
-        tap = Llmtap(["run", "-o", calls_path, "--no-db", "--no-api"], work,
-                     "run")
+        # With a store and --bodies: neither may keep a secret either.
+        db = work.file("calls.db")
+        tap = Llmtap(["run", "-o", calls_path, "--db", db, "--no-api",
+                      "--bodies"], work, "run")
         clients = Clients(work, mock)
         drive(clients)
         time.sleep(0.5)
@@ -319,7 +322,8 @@ def main():
             check_gemini(res, recs)
             check_node(res, recs)
             check_errors(res, recs)
-        check_no_keys(res, work, [calls_path, tap.err_path])
+        check_no_keys(res, work, [calls_path, tap.err_path] + [
+            p for p in (db, db + "-wal", db + "-shm") if os.path.exists(p)])
     finally:
         mock.stop()
     res.finish()

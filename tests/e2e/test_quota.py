@@ -1,29 +1,35 @@
-"""End to end: a quota that blocks. A user (uid 65534) over its
-request budget cannot open new connections to the LLM endpoint until
-the window frees budget; other users go on; every change is an
-enforcement line."""
+"""End to end: quotas that block. A user (uid 65534), and then a
+process (by its command name), over their request budget cannot open
+new connections to the LLM endpoint until the window frees budget;
+others go on; every change is an enforcement line, kept in the store
+and listed by the API."""
 import json
 import os
+import shutil
 import socket
-import urllib.request
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from lib import CLIENTS, PYTHON, Llmtap, Mock, Results, Workdir  # noqa
 
 NOBODY = 65534
 WINDOW_S = 8
-QUOTA = (f"name=nobody-budget,scope=uid,metric=requests,limit=2,"
-         f"window={WINDOW_S}s,action=block")
+CLIENT_COMM = "quota-client"
 BODY = json.dumps({"model": "gpt-4o-mini",
                    "messages": [{"role": "user", "content": "hi"}]})
 
 
-def call(work, mock, as_nobody):
+def quota(name, scope):
+    return (f"name={name},scope={scope},metric=requests,limit=2,"
+            f"window={WINDOW_S}s,action=block")
+
+
+def call(work, mock, python=PYTHON, as_nobody=False):
     """One request on a new connection; True when it got an answer."""
-    args = [PYTHON, os.path.join(CLIENTS, "py_client.py"), "--lib",
+    args = [python, os.path.join(CLIENTS, "py_client.py"), "--lib",
             "requests", "--ca", work.ca, "--url",
             f"https://127.0.0.1:{mock.port}/v1/chat/completions",
             "--json", BODY]
@@ -45,52 +51,74 @@ def enforcement(path):
             if '"type":"enforcement"' in line]
 
 
+def phase(res, work, mock, name, args, blocked, other):
+    """Two calls by the blocked party, a refused third, another party
+    unaffected, release after the window, the store and the API."""
+    out = work.file(name + ".jsonl")
+    port = free_port()
+    tap = Llmtap(["run", "-o", out, "--db", work.file(name + ".db"),
+                  "--listen", f"127.0.0.1:{port}"] + args, work, name)
+    first = [blocked()[0] for _ in range(2)]
+    res.check(f"{name}: the first two calls go through", all(first),
+              str(first))
+    time.sleep(0.5)
+    ok, err = blocked()
+    res.check(f"{name}: over budget, the next connection is refused",
+              not ok, err[-300:])
+    ok, err = other()
+    res.check(f"{name}: another party is not blocked", ok, err[-300:])
+    ev = enforcement(out)
+    res.check(f"{name}: an enforcement line: block, over, enforced",
+              len(ev) == 1 and ev[0]["action"] == "block" and
+              ev[0]["state"] == "over" and ev[0]["enforced"] is True,
+              str(ev))
+
+    time.sleep(WINDOW_S + 1.5)
+    ev = enforcement(out)
+    res.check(f"{name}: the window frees budget: released",
+              len(ev) == 2 and ev[1]["state"] == "released", str(ev))
+    ok, err = blocked()
+    res.check(f"{name}: released, it connects again", ok, err[-300:])
+    api = json.load(urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/api/v1/enforcements"))
+    states = [e["state"] for e in api["enforcements"]]
+    res.check(f"{name}: the API lists both enforcements, newest first",
+              states == ["released", "over"], str(api))
+    res.check(f"{name}: run exits 0", tap.stop() == 0, tap.stderr())
+    res.check(f"{name}: the log says blocking is on",
+              "quota blocking on" in tap.stderr(), tap.stderr())
+    return ev
+
+
 def main():
     res = Results()
     work = Workdir()
     # nobody must read the CA and reach the clients.
     os.chmod(work.path, 0o755)
     os.chmod(work.ca, 0o644)
+    # A python3 under another command name: the process scope's key.
+    renamed = work.file(CLIENT_COMM)
+    shutil.copy(PYTHON, renamed)
     mock = Mock(work)
-    out = work.file("calls.jsonl")
     try:
-        port = free_port()
-        # Only nobody's calls count: other tests' root traffic on this
-        # host must not spend the budget.
-        tap = Llmtap(["run", "-o", out, "--db", work.file("db"),
-                      "--listen", f"127.0.0.1:{port}", "--quota", QUOTA,
-                      "--uid", str(NOBODY)], work, "run")
-        first = [call(work, mock, True)[0] for _ in range(2)]
-        res.check("nobody's first two calls go through", all(first),
-                  str(first))
-        time.sleep(0.5)
-        ok, err = call(work, mock, True)
-        res.check("over budget: nobody's next connection is refused",
-                  not ok, err[-300:])
-        ok, err = call(work, mock, False)
-        res.check("root is not blocked", ok, err[-300:])
-        ev = enforcement(out)
-        res.check("an enforcement line: block, over, enforced",
-                  len(ev) == 1 and ev[0]["action"] == "block" and
-                  ev[0]["state"] == "over" and ev[0]["enforced"] is True
-                  and ev[0]["key"] == str(NOBODY) and
+        # Only the blocked party's calls count: other tests' traffic
+        # on this host must not spend the budget.
+        ev = phase(res, work, mock, "uid",
+                   ["--quota", quota("nobody-budget", "uid"),
+                    "--uid", str(NOBODY)],
+                   lambda: call(work, mock, as_nobody=True),
+                   lambda: call(work, mock))
+        res.check("uid: the key is the uid",
+                  ev and ev[0]["key"] == str(NOBODY) and
                   ev[0]["scope"] == "uid", str(ev))
-
-        time.sleep(WINDOW_S + 1.5)
-        ev = enforcement(out)
-        res.check("the window frees budget: released",
-                  len(ev) == 2 and ev[1]["state"] == "released", str(ev))
-        ok, err = call(work, mock, True)
-        res.check("released: nobody connects again", ok, err[-300:])
-        api = json.load(urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/api/v1/enforcements"))
-        states = [e["state"] for e in api["enforcements"]]
-        res.check("the API lists both enforcements, newest first",
-                  states == ["released", "over"], str(api))
-        rc = tap.stop()
-        res.check("run exits 0", rc == 0, tap.stderr())
-        res.check("the log says blocking is on",
-                  "quota blocking on" in tap.stderr(), tap.stderr())
+        ev = phase(res, work, mock, "process",
+                   ["--quota", quota("client-budget", "process"),
+                    "--comm", CLIENT_COMM],
+                   lambda: call(work, mock, python=renamed),
+                   lambda: call(work, mock))
+        res.check("process: the key is the command name",
+                  ev and ev[0]["key"] == CLIENT_COMM and
+                  ev[0]["scope"] == "process", str(ev))
     finally:
         mock.stop()
     res.finish()

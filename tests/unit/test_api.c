@@ -3,7 +3,9 @@
  * The HTTP API on 127.0.0.1 (a port the kernel picks), over a real
  * store in a temporary directory, asked with plain HTTP/1.1 over a
  * socket: status codes, content types, JSON shapes, bad parameters,
- * oversized queries, other methods, and running without a store.
+ * oversized queries, other methods, running without a store, and a
+ * bearer token: 401 without it, 200 with it, and no address beyond
+ * loopback without one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -377,6 +380,98 @@ static void test_without_store(void **state)
 	t.api = with;
 }
 
+#define TOKEN "s3cret-token-0123456789"
+
+/* Writes text to a file of the fixture's directory; returns its path. */
+static const char *token_file(const char *text)
+{
+	static char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/token", t.dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, 0600);
+	return path;
+}
+
+static int status_of(const char *target, const char *extra)
+{
+	struct reply r;
+
+	request("GET", target, extra, &r);
+	free(r.body);
+	return r.status;
+}
+
+static void test_token(void **state)
+{
+	struct api_opts o = { .listen = "127.0.0.1:0", .metrics = t.metrics,
+			      .prom = t.prom, .db_path = t.db };
+	struct api *open_api = t.api;
+	char *token;
+	struct reply r;
+
+	assert_int_equal(api_token_load(token_file(TOKEN "\n"), &token), 0);
+	assert_string_equal(token, TOKEN);
+	o.token = token;
+	t.api = api_start(&o);
+	api_token_free(token);	/* the API must not need it after */
+	assert_non_null(t.api);
+
+	request("GET", "/api/v1/calls", NULL, &r);
+	assert_int_equal(r.status, 401);
+	assert_non_null(strcasestr(r.head, "WWW-Authenticate: Bearer"));
+	assert_non_null(strstr(r.body, "\"error\""));
+	free(r.body);
+	assert_int_equal(status_of("/healthz", "Authorization: Bearer "
+				   "s3cret-token-012345678X\r\n"), 401);
+	assert_int_equal(status_of("/metrics", "Authorization: Bearer "
+				   TOKEN "x\r\n"), 401);
+	assert_int_equal(status_of("/metrics", "Authorization: Basic "
+				   TOKEN "\r\n"), 401);
+	assert_int_equal(status_of("/api/v1/calls", "Authorization: Bearer "
+				   TOKEN "\r\n"), 200);
+	assert_int_equal(status_of("/healthz", "authorization: bearer "
+				   TOKEN "\r\n"), 200);
+	/* The dashboard's files hold no data; its script sends the token. */
+	assert_int_equal(status_of("/", NULL), 200);
+	api_stop(t.api);
+	t.api = open_api;
+}
+
+static void test_token_refused(void **state)
+{
+	struct api_opts o = { .listen = "192.0.2.1:0", .metrics = t.metrics,
+			      .prom = t.prom };
+	char *token = (char *)1;
+
+	/* Beyond loopback without a token: refused before binding. */
+	assert_null(api_start(&o));
+	o.listen = "0.0.0.0:0";
+	assert_null(api_start(&o));
+	/* Short, empty, missing or spaced tokens are errors. */
+	assert_int_equal(api_token_load(token_file("short\n"), &token),
+			 -EINVAL);
+	assert_null(token);
+	assert_int_equal(api_token_load(token_file(""), &token), -EINVAL);
+	assert_int_equal(api_token_load(token_file("a b c d e f g h i j\n"),
+					&token), -EINVAL);
+	assert_true(api_token_load("/nonexistent/token", &token) < 0);
+	/* Neither a file nor the environment: no token, no error. */
+	unsetenv(API_TOKEN_ENV);
+	assert_int_equal(api_token_load(NULL, &token), 0);
+	assert_null(token);
+	setenv(API_TOKEN_ENV, TOKEN, 1);
+	assert_int_equal(api_token_load(NULL, &token), 0);
+	assert_string_equal(token, TOKEN);
+	assert_null(getenv(API_TOKEN_ENV));
+	api_token_free(token);
+	unlink(token_file(""));
+}
+
 static void test_bad_listen(void **state)
 {
 	static const char *const bad[] = {
@@ -412,6 +507,8 @@ int main(void)
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_without_store),
 		cmocka_unit_test(test_bad_listen),
+		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_token_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -275,6 +277,43 @@ static void test_file_errors(void **state)
 	config_diag_clear(&d);
 }
 
+/* A file others may write is refused: an exec notifier in it would
+ * run as root. */
+static void test_file_mode(void **state)
+{
+	char path[] = "/tmp/llmtap-test-config-XXXXXX";
+	struct config_diag d = { 0 };
+	struct config *c;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "alerts: []\n", 11), 11);
+	close(fd);
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_null(config_load(path, &d));
+	assert_true(has_msg(&d, "configuration refused: writable by group "
+			    "or others (mode 666)"));
+	assert_true(has_msg(&d, path));
+	config_diag_clear(&d);
+	assert_int_equal(chmod(path, 0620), 0);
+	assert_null(config_load(path, &d));
+	config_diag_clear(&d);
+
+	assert_int_equal(chmod(path, 0600), 0);
+	c = config_load(path, &d);
+	assert_non_null(c);
+	assert_int_equal(d.n, 0);
+	config_free(c);
+	/* Owned by someone else (as root, who can give it away). */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, 0), 0);
+		assert_null(config_load(path, &d));
+		assert_true(has_msg(&d, "owned by uid 65534"));
+		config_diag_clear(&d);
+	}
+	unlink(path);
+}
+
 /* All problems are reported, not just the first. */
 static void test_every_error(void **state)
 {
@@ -351,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_rule_errors),
 		cmocka_unit_test(test_notifier_errors),
 		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_file_mode),
 		cmocka_unit_test(test_every_error),
 		cmocka_unit_test(test_full_rule),
 		cmocka_unit_test(test_empty),

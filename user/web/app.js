@@ -53,8 +53,23 @@ function when(ts) {
   return ts ? ts.replace("T", " ").replace(/\.\d+Z$/, "Z") : "–";
 }
 
+// The daemon's API token (--api-token), when it has one: given once as
+// #token=TOKEN, kept for this tab only, and sent as a header.
+const TOKEN_KEY = "llmtap-token";
+
+function takeToken() {
+  const m = location.hash.match(/^#token=([^&]*)/);
+  if (!m) return;
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+  // Out of the address bar and the history.
+  history.replaceState(null, "", location.pathname + location.search +
+    "#/");
+}
+
 async function api(path) {
-  const r = await fetch(path, { cache: "no-store" });
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  const r = await fetch(path, { cache: "no-store", headers });
   let body = null;
   try { body = await r.json(); } catch (e) { body = null; }
   if (!r.ok) {
@@ -612,7 +627,9 @@ async function render() {
     document.getElementById("status").textContent = "updated " +
       new Date().toISOString().slice(11, 19) + " UTC";
   } catch (e) {
-    main.replaceChildren(notice("Cannot load this page: " + e.message));
+    main.replaceChildren(notice(e.status === 401 ?
+      "This daemon wants its API token: open /#token=TOKEN once." :
+      "Cannot load this page: " + e.message));
   }
   if (LIVE.has(r.page)) {
     state.timer = setTimeout(() => {
@@ -625,6 +642,7 @@ async function render() {
 }
 
 function start() {
+  takeToken();
   const sel = document.getElementById("range");
   sel.value = state.range;
   sel.addEventListener("change", () => {
