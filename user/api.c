@@ -52,6 +52,8 @@ struct api {
 	unsigned char token_sha[SHA256_DIGEST_LENGTH];
 	uint16_t port;
 	uint64_t started_s;	/* CLOCK_MONOTONIC */
+	json_t *(*health)(void *ctx);
+	void *health_ctx;
 };
 
 /* One request and, once handled, its answer. */
@@ -197,16 +199,24 @@ static void api_healthz(struct api_req *r)
 	struct metrics_stats ms;
 	struct prom_totals t;
 
+	json_t *out, *extra = NULL;
+
 	prom_totals(r->api->prom, &t);
 	metrics_stats(r->api->metrics, &ms);
-	api_json(r, json_pack(
+	out = json_pack(
 		"{s:s, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:b}", "status", "ok",
 		"uptime_s", (json_int_t)(api_mono_s() - r->api->started_s),
 		"calls", (json_int_t)t.calls, "losses", "ringbuf_drops",
 		(json_int_t)t.ringbuf_drops, "truncated_calls",
 		(json_int_t)t.truncated_calls, "read_failures",
 		(json_int_t)t.read_failures, "series",
-		(json_int_t)ms.series, "store", r->api->store != NULL));
+		(json_int_t)ms.series, "store", r->api->store != NULL);
+	if (out && r->api->health)
+		extra = r->api->health(r->api->health_ctx);
+	if (extra)
+		json_object_update(out, extra);
+	json_decref(extra);
+	api_json(r, out);
 }
 
 static void api_prom(struct api_req *r)
@@ -737,6 +747,8 @@ struct api *api_start(const struct api_opts *o)
 	}
 	a->metrics = o->metrics;
 	a->prom = o->prom;
+	a->health = o->health;
+	a->health_ctx = o->health_ctx;
 	a->started_s = api_mono_s();
 	if (api_open_store(a, o)) {
 		api_stop(a);

@@ -58,6 +58,10 @@ struct api_opts {
 	const char *db_path;	/* the store; NULL: none (503) */
 	const char *pricing_path;	/* for /api/v1/cache; NULL: shipped */
 	const char *token;	/* bearer token; NULL: none, loopback only */
+	/* Extra /healthz fields, merged in; NULL or returning NULL: none.
+	 * Called from the API thread. */
+	json_t *(*health)(void *ctx);
+	void *health_ctx;
 };
 
 struct api;

@@ -103,6 +103,8 @@ struct known_file {
 	dev_t dev;
 	ino_t ino;
 	bool is_tls;
+	char *path;	/* the real path, when attached */
+	const char *stack;
 	int nlinks;
 	struct bpf_link *links[MAX_LINKS_PER_FILE];
 };
@@ -157,6 +159,7 @@ void attacher_free(struct attacher *a)
 	for (size_t i = 0; i < a->nfiles; i++) {
 		for (int j = 0; j < a->files[i].nlinks; j++)
 			bpf_link__destroy(a->files[i].links[j]);
+		free(a->files[i].path);
 	}
 	for (int i = 0; i < a->ndlopen; i++)
 		bpf_link__destroy(a->dlopen_links[i]);
@@ -393,8 +396,28 @@ static int add_file(struct attacher *a, const char *path)
 		return err;
 	}
 	a->attached++;
+	f->stack = stack->name;
+	f->path = realpath(path, NULL);
 	log_attached(f, path, stack->name);
 	return 1;
+}
+
+json_t *attacher_targets(struct attacher *a)
+{
+	json_t *list = json_array();
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; list && i < a->nfiles; i++) {
+		const struct known_file *f = &a->files[i];
+
+		if (!f->is_tls || !f->nlinks)
+			continue;
+		json_array_append_new(list, json_pack(
+			"{s:s, s:s, s:i}", "path", f->path ? f->path : "?",
+			"stack", f->stack, "probes", f->nlinks));
+	}
+	pthread_mutex_unlock(&a->lock);
+	return list;
 }
 
 int attacher_add_file(struct attacher *a, const char *path)

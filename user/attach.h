@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 struct tls_bpf;
 struct attacher;
 
@@ -33,5 +35,8 @@ int attacher_scan_pid(struct attacher *a, pid_t pid);
 int attacher_add_file(struct attacher *a, const char *path);
 
 int attacher_count(struct attacher *a);
+
+/* The files with probes: [{"path", "stack", "probes"}]. */
+json_t *attacher_targets(struct attacher *a);
 
 #endif /* LLMTAP_ATTACH_H */

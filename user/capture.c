@@ -503,6 +503,13 @@ void capture_report_losses(struct capture *c)
 		c->sink.on_loss(c->sink.ctx, &ev);
 }
 
+json_t *capture_health(struct capture *c)
+{
+	return json_pack("{s:o, s:b}", "targets",
+			 attacher_targets(c->attacher), "exec_gate",
+			 c->gate != NULL);
+}
+
 void capture_close(struct capture *c)
 {
 	if (!c)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "event.h"
 
 #define CAPTURE_DEFAULT_CAP_BYTES (4u << 20)
@@ -49,6 +51,10 @@ int capture_poll(struct capture *c, int timeout_ms);
 /* Reads the kernel's loss counters; a change goes to the sink's
  * on_loss and, when anything was lost, to the log. */
 void capture_report_losses(struct capture *c);
+
+/* What is attached, for /healthz: {"targets": [...], "exec_gate"}.
+ * Safe from another thread. */
+json_t *capture_health(struct capture *c);
 
 /* Detaches everything; delivers what is still in the ring buffer. */
 void capture_close(struct capture *c);

@@ -143,6 +143,8 @@ struct stack {
 	struct alert_run *alerts;	/* run only; NULL otherwise */
 	struct otlp *otlp;	/* --otlp: spans to a collector; or NULL */
 	struct quota_run *quotas;	/* run only; NULL otherwise */
+	/* Set once capture runs; read by the API thread (/healthz). */
+	struct capture *cap;
 };
 
 /* Where calls are stored; use false: --no-db, or replay without --db. */
@@ -301,6 +303,14 @@ static struct ev_sink run_sink(struct stack *s)
 				 .on_loss = run_on_loss };
 }
 
+static json_t *stack_health(void *ctx)
+{
+	struct stack *s = ctx;
+	struct capture *cap = __atomic_load_n(&s->cap, __ATOMIC_ACQUIRE);
+
+	return cap ? capture_health(cap) : NULL;
+}
+
 /* Metrics, Prometheus counters and the API thread serving them. The
  * API reads the store through its own read-only handle. An address
  * asked for must work; the default one being taken (another llmtap,
@@ -324,6 +334,8 @@ static int run_api_start(struct stack *s, const struct run_args *a,
 		return -EINVAL;
 	o.metrics = s->metrics;
 	o.prom = s->prom;
+	o.health = stack_health;
+	o.health_ctx = s;
 	o.pricing_path = a->calls.pricing_path;
 	if (a->db.use)
 		o.db_path = a->db.opts.path ? a->db.opts.path
@@ -565,6 +577,7 @@ int cmd_run(int argc, char **argv)
 		run_metrics_free(&s);
 		return 1;
 	}
+	__atomic_store_n(&s.cap, cap, __ATOMIC_RELEASE);
 	run_drop_privs();
 	cli_install_signals();
 	cli_install_reload();
@@ -575,8 +588,9 @@ int cmd_run(int argc, char **argv)
 
 	err = cli_capture_loop(cap, a.duration, stack_tick, &s);
 
-	capture_close(cap);
+	/* The API thread reads capture state: stop it first. */
 	api_stop(api);
+	capture_close(cap);
 	stack_close(&s);
 	run_metrics_free(&s);
 	log_info("stopped");

@@ -241,6 +241,11 @@ def check_api_errors(res, base):
     status, body, _ = http_get(base + "/healthz")
     res.check("/healthz: ok", status == 200 and
               json.loads(body)["status"] == "ok", body)
+    hz = json.loads(body) if status == 200 else {}
+    res.check("/healthz: attached targets, the system libssl among them",
+              any(t["stack"] == "OpenSSL" and "libssl" in t["path"] and
+                  t["probes"] > 0 for t in hz.get("targets", [])) and
+              "exec_gate" in hz, body)
 
 
 def main():
