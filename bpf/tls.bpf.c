@@ -275,7 +275,9 @@ static __always_inline __u64 call_count(struct call_args *a, int ret)
 
 	if (a->kind == CALL_PLAIN)
 		return ret > 0 ? ret : 0;
-	if (ret != 1 || !a->out_len)
+	/* SSL_*_ex return 1; the internal functions they share return
+	 * any positive number on success. */
+	if (ret <= 0 || !a->out_len)
 		return 0;
 	if (bpf_probe_read_user(&n, sizeof(n), (void *)a->out_len))
 		return 0;

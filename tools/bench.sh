@@ -94,7 +94,7 @@ bpftrace_floor() {
 }
 
 part_probe() {
-	local un bt fl lt
+	local un bt fl lt en
 	clang -O2 -Wall -Wextra -Werror tests/bench/bio_pair.c -lssl \
 		-lcrypto -o "$B/bio_pair" || return 1
 	read -r -a un <<<"$(bio_ns)"
@@ -105,12 +105,18 @@ part_probe() {
 	lt_start full record -o /dev/null
 	read -r -a lt <<<"$(bio_ns)"
 	lt_stop full
+	# The same with the probes at the public entries (the fallback
+	# where OpenSSL's internal functions cannot be found).
+	LLMTAP_PROBE_ENTRY=1 lt_start entry record -o /dev/null
+	read -r -a en <<<"$(bio_ns)"
+	lt_stop entry
 	local i size
 	for i in 0 1; do
 		size=$([ "$i" = 0 ] && echo 1KiB || echo 16KiB)
 		echo "probe $size: untraced ${un[$i]} ns/call," \
 			"bpftrace entry+return ${bt[$i]:-n/a}," \
-			"llmtap filtered-out ${fl[$i]}, llmtap ${lt[$i]} ns/call"
+			"llmtap filtered-out ${fl[$i]}, llmtap ${lt[$i]} ns/call," \
+			"llmtap at the public entries ${en[$i]} ns/call"
 		[ -n "${bt[$i]:-}" ] && echo "probe $size: llmtap / bpftrace" \
 			"floor = $(ratio "${lt[$i]}" "${bt[$i]}")x (target <= 1.5x)"
 		echo "probe $size: llmtap / filtered floor =" \

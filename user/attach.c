@@ -103,6 +103,7 @@ struct known_file {
 	dev_t dev;
 	ino_t ino;
 	bool is_tls;
+	bool internal;	/* OpenSSL probed at its internal functions */
 	char *path;	/* the real path, when attached */
 	const char *stack;
 	int nlinks;
@@ -318,6 +319,80 @@ static int attach_stack(struct attacher *a, struct known_file *f,
 	return 0;
 }
 
+/* How far into SSL_write/SSL_read their call to the shared internal
+ * function must be for us to trust it. */
+#define PUBLIC_CALL_SCAN 128
+
+/*
+ * OpenSSL's SSL_write and SSL_write_ex (and the read pair) both call
+ * one internal function with (ssl, buf, num, size_t *count); in 3.x
+ * SSL_*_ex is only a stack adjustment and that call. A probe at the
+ * internal function, which starts with a push the kernel emulates,
+ * needs no single-step trap, the bulk of a uprobe's cost; and one
+ * entry and one return probe there cover both public functions.
+ * Returns the internal function's offset, or 0 to probe the public
+ * entries as usual.
+ */
+static size_t shared_internal(const char *path, const struct func_table *t,
+			      const char *ex, const char *plain)
+{
+	size_t ex_off = func_offset(t, ex, NULL);
+	size_t plain_off = func_offset(t, plain, NULL);
+	size_t target;
+
+	if (!ex_off || !plain_off || getenv("LLMTAP_PROBE_ENTRY"))
+		return 0;
+	target = elfsym_wrapper_target(path, ex_off);
+	if (!target || target == plain_off ||
+	    !elfsym_calls(path, plain_off, PUBLIC_CALL_SCAN, target))
+		return 0;
+	return target;
+}
+
+static int attach_internal(struct attacher *a, struct known_file *f,
+			   const char *path, size_t off, bool write)
+{
+	struct bpf_program *enter = write ? a->skel->progs.ssl_write_ex_enter
+					  : a->skel->progs.ssl_read_ex_enter;
+	int err = add_link(f, enter, path, off, false);
+
+	return err ? err : add_link(f, a->skel->progs.ssl_call_return, path,
+				    off, true);
+}
+
+static bool is_data_func(const char *func)
+{
+	return !strcmp(func, "SSL_write") || !strcmp(func, "SSL_write_ex") ||
+	       !strcmp(func, "SSL_read") || !strcmp(func, "SSL_read_ex");
+}
+
+/* OpenSSL with both internal functions found: probes there, and the
+ * public data functions left alone. 1 when done this way, 0 when the
+ * binary does not allow it, a negative errno on error. */
+static int attach_openssl_internal(struct attacher *a, struct known_file *f,
+				   const char *path,
+				   const struct func_table *t,
+				   const struct tls_stack *stack)
+{
+	size_t w = shared_internal(path, t, "SSL_write_ex", "SSL_write");
+	size_t r = shared_internal(path, t, "SSL_read_ex", "SSL_read");
+	int err;
+
+	if (!w || !r)
+		return 0;
+	err = attach_internal(a, f, path, w, true);
+	if (!err)
+		err = attach_internal(a, f, path, r, false);
+	for (size_t i = 0; i < stack->nspecs && !err; i++) {
+		if (!is_data_func(stack->specs[i].func))
+			err = attach_spec(a, f, path, t, &stack->specs[i]);
+	}
+	if (err)
+		return err;
+	f->internal = true;
+	return 1;
+}
+
 static void detach_file(struct known_file *f)
 {
 	for (int j = 0; j < f->nlinks; j++)
@@ -332,13 +407,14 @@ static void log_attached(const struct known_file *f, const char *path,
 	char *real = realpath(path, NULL);
 
 	if (real && strcmp(real, path) != 0) {
-		log_info("attached %d probes to %s (%s, via %s)", f->nlinks,
-			 real, stack, path);
+		log_info("attached %d probes to %s (%s%s, via %s)", f->nlinks,
+			 real, stack, f->internal ? ", internal" : "", path);
 		free(real);
 		return;
 	}
 	free(real);
-	log_info("attached %d probes to %s (%s)", f->nlinks, path, stack);
+	log_info("attached %d probes to %s (%s%s)", f->nlinks, path, stack,
+		 f->internal ? ", internal" : "");
 }
 
 /* Said once per binary: each file is looked at once. */
@@ -390,7 +466,11 @@ static int add_file(struct attacher *a, const char *path)
 	}
 
 	f->is_tls = true;
-	err = attach_stack(a, f, path, &t, stack);
+	err = stack->specs == openssl_specs ?
+	      attach_openssl_internal(a, f, path, &t, stack) : 0;
+	if (err < 0)
+		detach_file(f);
+	err = err > 0 ? 0 : attach_stack(a, f, path, &t, stack);
 	if (err) {
 		detach_file(f);
 		return err;
@@ -413,8 +493,9 @@ json_t *attacher_targets(struct attacher *a)
 		if (!f->is_tls || !f->nlinks)
 			continue;
 		json_array_append_new(list, json_pack(
-			"{s:s, s:s, s:i}", "path", f->path ? f->path : "?",
-			"stack", f->stack, "probes", f->nlinks));
+			"{s:s, s:s, s:i, s:s}", "path", f->path ? f->path : "?",
+			"stack", f->stack, "probes", f->nlinks, "placement",
+			f->internal ? "internal" : "entry"));
 	}
 	pthread_mutex_unlock(&a->lock);
 	return list;

@@ -203,3 +203,105 @@ int elfsym_find_rets(const char *path, size_t offset, size_t size,
 	free(code);
 	return count ? found : -EBADMSG;
 }
+
+/* How far into a wrapper its call may be. */
+#define WRAPPER_SCAN_BYTES 24
+
+/* Instructions that leave the argument registers alone. */
+static bool keeps_args(const cs_insn *insn)
+{
+	const cs_x86 *x = &insn->detail->x86;
+
+	if (insn->id == X86_INS_ENDBR64 || insn->id == X86_INS_PUSH)
+		return true;
+	return insn->id == X86_INS_SUB && x->op_count == 2 &&
+	       x->operands[0].type == X86_OP_REG &&
+	       x->operands[0].reg == X86_REG_RSP &&
+	       x->operands[1].type == X86_OP_IMM;
+}
+
+/* The file offset a direct call in code read at offset goes to. */
+static size_t call_target(const cs_insn *insn, size_t offset)
+{
+	const cs_x86 *x = &insn->detail->x86;
+
+	if (insn->id != X86_INS_CALL || x->op_count != 1 ||
+	    x->operands[0].type != X86_OP_IMM)
+		return 0;
+	/* Addresses were decoded relative to the start of the code, at 0,
+	 * so the target is an offset from there too. */
+	return offset + (size_t)x->operands[0].imm;
+}
+
+static bool starts_with_push(const char *path, size_t offset, csh h)
+{
+	uint8_t *code = read_range(path, offset, 16);
+	cs_insn *insn = NULL;
+	size_t n;
+	bool ok;
+
+	if (!code)
+		return false;
+	n = cs_disasm(h, code, 16, 0, 1, &insn);
+	ok = n == 1 && insn[0].id == X86_INS_PUSH;
+	cs_free(insn, n);
+	free(code);
+	return ok;
+}
+
+static size_t scan_wrapper(const char *path, size_t offset, csh h)
+{
+	uint8_t *code = read_range(path, offset, WRAPPER_SCAN_BYTES);
+	cs_insn *insn = NULL;
+	size_t n, target = 0;
+
+	if (!code)
+		return 0;
+	n = cs_disasm(h, code, WRAPPER_SCAN_BYTES, 0, 0, &insn);
+	for (size_t i = 0; i < n && !target; i++) {
+		target = call_target(&insn[i], offset);
+		if (!target && !keeps_args(&insn[i]))
+			break;
+	}
+	cs_free(insn, n);
+	free(code);
+	return target;
+}
+
+size_t elfsym_wrapper_target(const char *path, size_t offset)
+{
+	size_t target;
+	csh h;
+
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+		return 0;
+	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+	target = scan_wrapper(path, offset, h);
+	if (target && !starts_with_push(path, target, h))
+		target = 0;
+	cs_close(&h);
+	return target;
+}
+
+bool elfsym_calls(const char *path, size_t offset, size_t len,
+		  size_t target)
+{
+	uint8_t *code = read_range(path, offset, len);
+	cs_insn *insn = NULL;
+	bool found = false;
+	size_t n = 0;
+	csh h;
+
+	if (!code || cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) {
+		free(code);
+		return false;
+	}
+	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+	n = cs_disasm(h, code, len, 0, 0, &insn);
+	for (size_t i = 0; i < n && !found; i++)
+		found = call_target(&insn[i], offset) == target;
+	cs_free(insn, n);
+	cs_close(&h);
+	free(code);
+	return found;
+}

@@ -7,6 +7,7 @@
 #ifndef LLMTAP_ELFSYM_H
 #define LLMTAP_ELFSYM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Function names looked up in one pass over a file's symbols. */
@@ -30,5 +31,20 @@ int elfsym_is_stripped_go(const char *path);
  * or a negative errno. */
 int elfsym_find_rets(const char *path, size_t offset, size_t size,
 		     size_t *out, int max);
+
+/*
+ * The function a thin wrapper hands its arguments to: when the code at
+ * offset only moves the stack pointer (endbr64, sub/push) and then
+ * makes a direct call, the call's target, if that target starts with
+ * an instruction the kernel emulates for uprobes (a push). Returns its
+ * file offset, or 0 when the wrapper is not that simple. A uprobe there
+ * needs no single-step, which is what makes most probes slow.
+ */
+size_t elfsym_wrapper_target(const char *path, size_t offset);
+
+/* Whether the code in [offset, offset + len) makes a direct call to
+ * the file offset target. */
+bool elfsym_calls(const char *path, size_t offset, size_t len,
+		  size_t target);
 
 #endif /* LLMTAP_ELFSYM_H */
