@@ -16,7 +16,7 @@ DEPS_BUILD := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libssl-dev libnghttp2-dev libbrotli-dev libzstd-dev \
 	libcmocka-dev libcapstone-dev libsqlite3-dev libmicrohttpd-dev \
 	libyaml-dev libcurl4-openssl-dev libncurses-dev xxd \
-	pkg-config make gcc
+	libclang-rt-14-dev pkg-config make gcc
 DEPS_TEST := curl openssl python3 python3-httpx python3-requests python3-h2 \
 	nodejs npm iproute2 prometheus golang-go wget chromium tmux \
 	man-db
