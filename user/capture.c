@@ -412,7 +412,8 @@ struct capture *capture_open(const struct capture_opts *opts,
 	}
 	if (start_targets(c, opts->pid))
 		goto fail;
-	c->gate = execgate_start(c->attacher);
+	if (!opts->no_exec_gate)
+		c->gate = execgate_start(c->attacher);
 	log_settings(opts);
 	return c;
 

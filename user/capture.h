@@ -30,6 +30,8 @@ struct capture_opts {
 	/* Plain-HTTP ports, comma-separated; NULL: the default list,
 	 * "" or "none": none. */
 	const char *plain_ports;
+	/* Do not hold execs until their binary is attached (execgate.h). */
+	bool no_exec_gate;
 };
 
 /* Parses a port list as --plain-ports takes it. Returns the count, or

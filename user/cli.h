@@ -26,10 +26,11 @@
 	{ "cap-bytes", required_argument, NULL, 'C' },          \
 	{ "ringbuf-bytes", required_argument, NULL, 'R' },      \
 	{ "plain-ports", required_argument, NULL, 'P' },        \
+	{ "no-exec-gate", no_argument, NULL, 'G' },             \
 	{ "verbose", no_argument, NULL, 'v' },                  \
 	{ "help", no_argument, NULL, 'h' }
 
-#define CLI_CAPTURE_SHORT_OPTS "d:p:c:u:C:R:P:vh"
+#define CLI_CAPTURE_SHORT_OPTS "d:p:c:u:C:R:P:Gvh"
 
 #define CLI_CAPTURE_USAGE                                                 \
 	"  -d, --duration SEC      stop after SEC seconds (default: at\n"  \
@@ -43,6 +44,9 @@
 	"                          (default 33554432)\n"                   \
 	"  -P, --plain-ports LIST  plain-HTTP ports of local model servers\n" \
 	"                          (default 11434,8000,8080; 'none')\n"    \
+	"  -G, --no-exec-gate      do not hold new programs until they are\n" \
+	"                          attached (their first calls may be\n"  \
+	"                          missed)\n"                              \
 	"  -v, --verbose           debug logging, with libbpf's messages\n" \
 	"  -h, --help              this text\n"
 

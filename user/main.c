@@ -85,6 +85,9 @@ int cli_capture_opt(int opt, const char *arg, struct capture_opts *o)
 	case 'c':
 		o->comm = arg;
 		return 1;
+	case 'G':
+		o->no_exec_gate = true;
+		return 1;
 	case 'P': {
 		uint16_t ports[CAPTURE_PLAIN_PORTS_MAX];
 
