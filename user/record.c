@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -136,6 +138,21 @@ static void rec_loss(void *ctx, const struct ev_loss *ev)
 	fflush(r->out);
 }
 
+/* A recording holds (scrubbed) plaintext of other users' traffic:
+ * only its owner may read it. */
+static FILE *open_private(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 struct recorder *recorder_open(const char *path)
 {
 	struct recorder *r = calloc(1, sizeof(*r));
@@ -143,7 +160,7 @@ struct recorder *recorder_open(const char *path)
 	if (!r)
 		return NULL;
 	r->is_stdout = strcmp(path, "-") == 0;
-	r->out = r->is_stdout ? stdout : fopen(path, "we");
+	r->out = r->is_stdout ? stdout : open_private(path);
 	if (!r->out) {
 		log_err("open %s: %s", path, strerror(errno));
 		free(r);
