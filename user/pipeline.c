@@ -17,7 +17,6 @@
 #include "http1.h"
 #include "http2.h"
 #include "log.h"
-#include "peer.h"
 #include "pipeline.h"
 #include "redact.h"
 
@@ -710,9 +709,9 @@ static void pl_on_conn(void *ctx, const struct ev_conn *ev)
 		snprintf(c->sni, sizeof(c->sni), "%s", ev->host);
 	if (ev->op != EV_CONN_FD)
 		return;
+	/* capture.c has already named the peer, from the kernel or, failing
+	 * that, from /proc; a recording carries what it found. */
 	snprintf(c->peer, sizeof(c->peer), "%s", ev->peer);
-	if (c->peer[0] == '\0' && !p->opts.no_procfs)
-		peer_of_fd(ev->conn.pid, ev->fd, c->peer, sizeof(c->peer));
 }
 
 static void pl_on_proc(void *ctx, const struct ev_proc *ev)
