@@ -7,9 +7,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "calls.h"
+#include "digest.h"
+#include "jsonw.h"
 #include "log.h"
 #include "output.h"
 #include "pricing.h"
@@ -21,9 +21,10 @@
 #define CALLS_NS_PER_US 1000
 #define CALLS_NS_PER_S 1000000000ull
 /* Durations in ms and costs in USD need no more digits than this. */
-#define CALLS_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(10))
+#define CALLS_REAL_DIGITS 10
+#define CALLS_DUMP_FLAGS \
+	(JSON_COMPACT | JSON_REAL_PRECISION(CALLS_REAL_DIGITS))
 #define CALLS_TS_LEN 40
-#define CALLS_SHA256_LEN 32
 
 /* Helicone's documented attribution headers. */
 #define CALLS_H_USER "Helicone-User-Id"
@@ -39,34 +40,39 @@ struct calls {
 	struct output *out;
 	struct calls_stats stats;
 	struct session_infer *sessions;
+	struct jsonw line;	/* the record being written */
+	struct digest hash;	/* for request_hash */
 };
 
 /* --- values --------------------------------------------------------- */
 
-/* Strings from the wire may hold bad UTF-8, which jansson refuses, or
- * a pasted key: both are dealt with here. NULL becomes null. */
-static json_t *calls_str(const char *s)
+/* Strings from the wire may hold bad UTF-8 or a pasted key: both are
+ * dealt with here. NULL becomes null. */
+static void calls_str(struct jsonw *w, const char *key, const char *s)
 {
 	char *clean;
-	json_t *j;
 
-	if (!s)
-		return json_null();
+	if (!s) {
+		jsonw_null(w, key);
+		return;
+	}
 	clean = redact_body(s, strlen(s), SIZE_MAX, NULL);
-	j = clean ? json_string(clean) : NULL;
+	jsonw_str(w, key, clean);
 	free(clean);
-	return j ? j : json_null();
 }
 
-static json_t *calls_str_or_null(const char *s)
+static void calls_str_or_null(struct jsonw *w, const char *key,
+			      const char *s)
 {
-	return s && s[0] ? calls_str(s) : json_null();
+	calls_str(w, key, s && s[0] ? s : NULL);
 }
 
-static json_t *calls_ms(uint64_t ns)
+static void calls_ms(struct jsonw *w, const char *key, uint64_t ns)
 {
-	return json_real(round((double)ns / CALLS_NS_PER_US) /
-			 (CALLS_NS_PER_MS / CALLS_NS_PER_US));
+	jsonw_real(w, key,
+		   round((double)ns / CALLS_NS_PER_US) /
+			   (CALLS_NS_PER_MS / CALLS_NS_PER_US),
+		   CALLS_REAL_DIGITS);
 }
 
 /* RFC 3339, UTC, microseconds. */
@@ -82,66 +88,71 @@ static void calls_ts(char *buf, size_t len, uint64_t ts_ns)
 	snprintf(buf + n, len - n, ".%06uZ", us);
 }
 
-static json_t *calls_process(const struct http_exchange *ex)
+static void calls_process(struct jsonw *w, const struct http_exchange *ex)
 {
 	char comm[EV_COMM_LEN + 1];
 
 	snprintf(comm, sizeof(comm), "%.*s", EV_COMM_LEN, ex->task.comm);
-	return json_pack("{s:I, s:o, s:o, s:I, s:o, s:o}",
-			 "pid", (json_int_t)ex->task.pid,
-			 "comm", calls_str(comm),
-			 "exe", calls_str_or_null(ex->proc.exe),
-			 "uid", (json_int_t)ex->task.uid,
-			 "user", calls_str_or_null(ex->proc.user),
-			 "container", calls_str_or_null(ex->proc.container));
+	jsonw_open(w, "process");
+	jsonw_u64(w, "pid", ex->task.pid);
+	calls_str(w, "comm", comm);
+	calls_str_or_null(w, "exe", ex->proc.exe);
+	jsonw_u64(w, "uid", ex->task.uid);
+	calls_str_or_null(w, "user", ex->proc.user);
+	calls_str_or_null(w, "container", ex->proc.container);
+	jsonw_close(w);
 }
 
-static json_t *calls_version(int v)
+static void calls_version(struct jsonw *w, int v)
 {
 	char buf[16];
 
-	if (v == 20)
-		return json_string("2");
+	if (v == 20) {
+		jsonw_str(w, "version", "2");
+		return;
+	}
 	snprintf(buf, sizeof(buf), "%d.%d", v / 10, v % 10);
-	return json_string(buf);
+	jsonw_str(w, "version", buf);
 }
 
-static json_t *calls_http(const struct http_exchange *ex)
+static void calls_http(struct jsonw *w, const struct http_exchange *ex)
 {
 	char *path = ex->path ? redact_path(ex->path) : NULL;
 	const char *host = ex->authority && ex->authority[0] ?
 			   ex->authority : ex->sni;
-	json_t *j;
 
+	jsonw_open(w, "http");
+	calls_version(w, ex->http_version);
+	calls_str(w, "method", ex->method);
+	calls_str_or_null(w, "host", host);
+	calls_str(w, "path", path);
+	if (ex->status)
+		jsonw_i64(w, "status", ex->status);
+	else
+		jsonw_null(w, "status");
 	/* peer: the server's address, when the socket was seen; quotas
 	 * learn from it which endpoints to refuse connections to. */
-	j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
-		      "version", calls_version(ex->http_version),
-		      "method", calls_str(ex->method),
-		      "host", calls_str_or_null(host),
-		      "path", calls_str(path),
-		      "status", ex->status ? json_integer(ex->status) :
-					     json_null(),
-		      "peer", calls_str_or_null(ex->peer));
+	calls_str_or_null(w, "peer", ex->peer);
+	jsonw_close(w);
 	free(path);
-	return j;
 }
 
-static json_t *calls_usage(const struct llm_call *call)
+static void calls_usage(struct jsonw *w, const struct llm_call *call)
 {
 	const struct llm_usage *u = &call->usage;
 
-	if (!call->has_usage)
-		return json_null();
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "input_tokens", (json_int_t)u->input_tokens,
-			 "output_tokens", (json_int_t)u->output_tokens,
-			 "cached_input_tokens",
-			 (json_int_t)u->cached_input_tokens,
-			 "cache_write_tokens",
-			 (json_int_t)u->cache_write_tokens,
-			 "reasoning_tokens", (json_int_t)u->reasoning_tokens,
-			 "total_tokens", (json_int_t)u->total_tokens);
+	if (!call->has_usage) {
+		jsonw_null(w, "usage");
+		return;
+	}
+	jsonw_open(w, "usage");
+	jsonw_u64(w, "input_tokens", u->input_tokens);
+	jsonw_u64(w, "output_tokens", u->output_tokens);
+	jsonw_u64(w, "cached_input_tokens", u->cached_input_tokens);
+	jsonw_u64(w, "cache_write_tokens", u->cache_write_tokens);
+	jsonw_u64(w, "reasoning_tokens", u->reasoning_tokens);
+	jsonw_u64(w, "total_tokens", u->total_tokens);
+	jsonw_close(w);
 }
 
 /* A model served by a local Ollama runs on the user's own hardware:
@@ -154,55 +165,60 @@ static bool calls_free_provider(const char *provider)
 }
 
 /* The answering model names the price best; the requested one when
- * the response did not say or is not in the table. */
-static json_t *calls_cost(struct calls *c, const struct llm_call *call)
+ * the response did not say or is not in the table. False when the
+ * call has no price (cost_usd null). */
+static bool calls_cost(struct calls *c, const struct llm_call *call,
+		       double *usd)
 {
 	const struct price *pr = NULL;
 
+	*usd = 0;
 	if (!call->has_usage)
-		return json_null();
+		return false;
 	if (call->response_model)
 		pr = pricing_lookup(c->pricing, call->provider,
 				    call->response_model);
 	if (!pr && call->model)
 		pr = pricing_lookup(c->pricing, call->provider, call->model);
 	if (pr)
-		return json_real(pricing_cost(pr, &call->usage));
-	return calls_free_provider(call->provider) ? json_real(0) :
-						     json_null();
+		*usd = pricing_cost(pr, &call->usage);
+	return pr || calls_free_provider(call->provider);
 }
 
-static json_t *calls_error(const struct llm_call *call)
+static void calls_error(struct jsonw *w, const struct llm_call *call)
 {
-	if (!call->err_type)
-		return json_null();
-	return json_pack("{s:o, s:o}", "type", calls_str(call->err_type),
-			 "message", calls_str(call->err_message));
+	if (!call->err_type) {
+		jsonw_null(w, "error");
+		return;
+	}
+	jsonw_open(w, "error");
+	calls_str(w, "type", call->err_type);
+	calls_str(w, "message", call->err_message);
+	jsonw_close(w);
 }
 
 /* Hex SHA-256 of the model and the decoded request body: equal for two
  * calls a response cache could have answered alike. A hash, so no
  * part of the body (or a key pasted into it) can be read back. */
-static json_t *calls_request_hash(const struct http_exchange *ex,
-				  const struct llm_call *call)
+static void calls_request_hash(struct calls *c, struct jsonw *w,
+			       const struct http_exchange *ex,
+			       const struct llm_call *call)
 {
 	const char *model = call->model ? call->model : "";
-	unsigned char d[CALLS_SHA256_LEN];
-	char hex[2 * CALLS_SHA256_LEN + 1];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok;
+	const uint8_t *body = ex->req_body.data ? ex->req_body.data :
+						  (const uint8_t *)"";
+	unsigned char d[DIGEST_LEN];
+	char hex[DIGEST_HEX_LEN];
 
-	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(ctx, model, strlen(model) + 1) &&
-	     EVP_DigestUpdate(ctx, ex->req_body.data ? ex->req_body.data :
-			      (const uint8_t *)"", ex->req_body.len) &&
-	     EVP_DigestFinal_ex(ctx, d, NULL);
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
-		return json_null();
-	for (size_t i = 0; i < sizeof(d); i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-	return json_string(hex);
+	if (!digest_begin(&c->hash) ||
+	    !digest_add(&c->hash, model, strlen(model) + 1) ||
+	    !digest_add(&c->hash, body, ex->req_body.len) ||
+	    !digest_end(&c->hash, d)) {
+		jsonw_null(w, "request_hash");
+		return;
+	}
+	digest_hex(d, DIGEST_LEN, hex);
+	jsonw_str(w, "request_hash", hex);
 }
 
 /* --- attribution ---------------------------------------------------- */
@@ -224,9 +240,9 @@ static int calls_infer(struct calls *c, const struct http_exchange *ex,
 
 /* Without a declared id, the session is inferred from the
  * conversation the body carries (see session_infer.h). */
-static json_t *calls_session(struct calls *c,
-			     const struct http_exchange *ex,
-			     const struct llm_call *call)
+static void calls_session(struct calls *c, struct jsonw *w,
+			  const struct http_exchange *ex,
+			  const struct llm_call *call)
 {
 	const struct hdr_list *h = &ex->req_headers;
 	const char *id = hdr_list_get(h, CALLS_H_SESSION);
@@ -239,204 +255,303 @@ static json_t *calls_session(struct calls *c,
 		id = inferred;
 		guessed = true;
 	}
-	if (!id && !path && !name)
-		return json_null();
-	return json_pack("{s:o, s:o, s:o, s:b}", "id", calls_str(id),
-			 "path", calls_str(path), "name", calls_str(name),
-			 "inferred", guessed);
+	if (!id && !path && !name) {
+		jsonw_null(w, "session");
+		return;
+	}
+	jsonw_open(w, "session");
+	calls_str(w, "id", id);
+	calls_str(w, "path", path);
+	calls_str(w, "name", name);
+	jsonw_bool(w, "inferred", guessed);
+	jsonw_close(w);
 }
 
-static json_t *calls_properties(const struct hdr_list *h)
+/* The property header i names, or NULL when it is not one. */
+static const char *calls_prop_name(const struct hdr_list *h, size_t i)
 {
 	size_t plen = strlen(CALLS_H_PROP);
-	json_t *props = json_object();
-	json_t *name;
 
-	for (size_t i = 0; props && i < h->n; i++) {
-		if (strncasecmp(h->v[i].name, CALLS_H_PROP, plen) ||
-		    !h->v[i].name[plen])
-			continue;
-		name = calls_str(h->v[i].name + plen);
-		if (json_is_string(name))
-			json_object_set_new(props, json_string_value(name),
-					    calls_str(h->v[i].value));
-		json_decref(name);
-	}
-	return props;
+	if (strncasecmp(h->v[i].name, CALLS_H_PROP, plen) ||
+	    !h->v[i].name[plen])
+		return NULL;
+	return h->v[i].name + plen;
 }
 
-static void calls_attribution(struct calls *c, json_t *rec,
+static void calls_prop(struct jsonw *w, const char *name,
+		       const char *value)
+{
+	char *key = redact_body(name, strlen(name), SIZE_MAX, NULL);
+
+	if (key)
+		calls_str(w, key, value);
+	free(key);
+}
+
+/* A property sent twice is written once, where it first appears, with
+ * the value sent last. */
+static void calls_properties(struct jsonw *w, const struct hdr_list *h)
+{
+	const char *name, *value;
+
+	jsonw_open(w, "properties");
+	for (size_t i = 0; i < h->n; i++) {
+		bool seen = false;
+
+		name = calls_prop_name(h, i);
+		for (size_t j = 0; name && !seen && j < i; j++)
+			seen = calls_prop_name(h, j) &&
+			       strcmp(calls_prop_name(h, j), name) == 0;
+		if (!name || seen)
+			continue;
+		value = h->v[i].value;
+		for (size_t j = i + 1; j < h->n; j++)
+			if (calls_prop_name(h, j) &&
+			    strcmp(calls_prop_name(h, j), name) == 0)
+				value = h->v[j].value;
+		calls_prop(w, name, value);
+	}
+	jsonw_close(w);
+}
+
+static void calls_attribution(struct calls *c, struct jsonw *w,
 			      const struct http_exchange *ex,
 			      const struct llm_call *call)
 {
 	const char *user = hdr_list_get(&ex->req_headers, CALLS_H_USER);
 
-	json_object_set_new(rec, "user_id",
-			    calls_str(user ? user : call->user_id));
-	json_object_set_new(rec, "session", calls_session(c, ex, call));
-	json_object_set_new(rec, "properties",
-			    calls_properties(&ex->req_headers));
-	json_object_set_new(rec, "request_id", calls_str(call->request_id));
+	calls_str(w, "user_id", user ? user : call->user_id);
+	calls_session(c, w, ex, call);
+	calls_properties(w, &ex->req_headers);
+	calls_str(w, "request_id", call->request_id);
 }
 
 /* --- bodies --------------------------------------------------------- */
 
-static void calls_body(json_t *rec, const char *key, const char *cut_key,
-		       const struct body *b, size_t limit)
+static void calls_body(struct jsonw *w, const char *key,
+		       const char *cut_key, const struct body *b,
+		       size_t limit)
 {
 	bool cut = false;
 	char *text = redact_body(b->len ? (const char *)b->data : "", b->len,
 				 limit, &cut);
 
-	json_object_set_new(rec, key, text ? json_string(text) : json_null());
+	jsonw_str(w, key, text);
 	if (cut || b->truncated)
-		json_object_set_new(rec, cut_key, json_true());
+		jsonw_bool(w, cut_key, true);
 	free(text);
 }
 
-static void calls_bodies(struct calls *c, json_t *rec,
+static void calls_headers(struct jsonw *w, const char *key,
+			  const struct hdr_list *h)
+{
+	json_t *obj = redact_headers_json(h);
+	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+	if (text)
+		jsonw_raw(w, key, text);
+	else
+		jsonw_null(w, key);
+	free(text);
+	json_decref(obj);
+}
+
+static void calls_bodies(struct calls *c, struct jsonw *w,
 			 const struct http_exchange *ex)
 {
 	size_t limit = c->opts.body_limit;
 
 	if (!c->opts.bodies)
 		return;
-	json_object_set_new(rec, "request_headers",
-			    redact_headers_json(&ex->req_headers));
-	json_object_set_new(rec, "response_headers",
-			    redact_headers_json(&ex->resp_headers));
-	calls_body(rec, "request_body", "request_body_truncated",
+	calls_headers(w, "request_headers", &ex->req_headers);
+	calls_headers(w, "response_headers", &ex->resp_headers);
+	calls_body(w, "request_body", "request_body_truncated",
 		   &ex->req_body, limit);
-	calls_body(rec, "response_body", "response_body_truncated",
+	calls_body(w, "response_body", "response_body_truncated",
 		   &ex->resp_body, limit);
 }
 
 /* --- the record ----------------------------------------------------- */
 
-static void calls_flags(json_t *rec, const struct http_exchange *ex,
+static void calls_flags(struct jsonw *w, const struct http_exchange *ex,
 			const struct llm_call *call)
 {
-	json_object_set_new(rec, "incomplete", json_boolean(ex->incomplete));
+	jsonw_bool(w, "incomplete", ex->incomplete);
 	if (ex->incomplete && ex->note[0])
-		json_object_set_new(rec, "incomplete_reason",
-				    calls_str(ex->note));
+		calls_str(w, "incomplete_reason", ex->note);
 	if (ex->capture_gap)
-		json_object_set_new(rec, "capture_gap", json_true());
+		jsonw_bool(w, "capture_gap", true);
 	if (call->parse_error)
-		json_object_set_new(rec, "parse_error",
-				    json_string(call->parse_error));
+		jsonw_str(w, "parse_error", call->parse_error);
 }
 
 /* A rate-limit policy the client declares, kept as sent; quotas honour
  * it for its scope. */
-static void calls_rate_limit(json_t *rec, const struct http_exchange *ex)
+static void calls_rate_limit(struct jsonw *w, const struct http_exchange *ex)
 {
 	const char *policy = hdr_list_get(&ex->req_headers,
 					  CALLS_H_RATE_LIMIT);
 
 	if (policy)
-		json_object_set_new(rec, "rate_limit_policy",
-				    json_string(policy));
+		calls_str(w, "rate_limit_policy", policy);
 }
 
-static json_t *calls_build(struct calls *c, const struct http_exchange *ex,
-			   const struct llm_call *call)
+static void calls_timing(struct jsonw *w, const struct http_exchange *ex,
+			 const struct llm_call *call)
 {
 	char ts[CALLS_TS_LEN];
-	json_t *rec;
 
 	calls_ts(ts, sizeof(ts), ex->ts_req_start);
-	rec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}",
-			"type", "llm_call", "ts", ts,
-			"duration_ms", calls_ms(call->duration_ns),
-			"ttft_ms", call->has_ttft ? calls_ms(call->ttft_ns) :
-						    json_null(),
-			"process", calls_process(ex),
-			"http", calls_http(ex));
-	if (!rec)
-		return NULL;
-	json_object_set_new(rec, "provider", json_string(call->provider));
-	json_object_set_new(rec, "operation", json_string(call->operation));
-	json_object_set_new(rec, "model", calls_str(call->model));
-	json_object_set_new(rec, "response_model",
-			    calls_str(call->response_model));
-	json_object_set_new(rec, "stream", json_boolean(call->stream));
-	json_object_set_new(rec, "usage", calls_usage(call));
-	json_object_set_new(rec, "cost_usd", calls_cost(c, call));
-	json_object_set_new(rec, "request_hash", calls_request_hash(ex, call));
-	calls_attribution(c, rec, ex, call);
-	calls_rate_limit(rec, ex);
-	json_object_set_new(rec, "error", calls_error(call));
-	calls_flags(rec, ex, call);
-	calls_bodies(c, rec, ex);
-	return rec;
+	jsonw_str(w, "ts", ts);
+	calls_ms(w, "duration_ms", call->duration_ns);
+	if (call->has_ttft)
+		calls_ms(w, "ttft_ms", call->ttft_ns);
+	else
+		jsonw_null(w, "ttft_ms");
+}
+
+static void calls_model(struct calls *c, struct jsonw *w,
+			const struct llm_call *call)
+{
+	double usd;
+
+	jsonw_str(w, "provider", call->provider);
+	jsonw_str(w, "operation", call->operation);
+	calls_str(w, "model", call->model);
+	calls_str(w, "response_model", call->response_model);
+	jsonw_bool(w, "stream", call->stream);
+	calls_usage(w, call);
+	if (calls_cost(c, call, &usd))
+		jsonw_real(w, "cost_usd", usd, CALLS_REAL_DIGITS);
+	else
+		jsonw_null(w, "cost_usd");
+}
+
+/* The record as one JSON text in c->line. */
+static void calls_build(struct calls *c, const struct http_exchange *ex,
+			const struct llm_call *call)
+{
+	struct jsonw *w = &c->line;
+
+	jsonw_reset(w);
+	jsonw_open(w, NULL);
+	jsonw_str(w, "type", "llm_call");
+	calls_timing(w, ex, call);
+	calls_process(w, ex);
+	calls_http(w, ex);
+	calls_model(c, w, call);
+	calls_request_hash(c, w, ex, call);
+	calls_attribution(c, w, ex, call);
+	calls_rate_limit(w, ex);
+	calls_error(w, call);
+	calls_flags(w, ex, call);
+	calls_bodies(c, w, ex);
+	jsonw_close(w);
+}
+
+/* Fills c->line; -ENOENT when ex is not an LLM call. */
+static int calls_line(struct calls *c, const struct http_exchange *ex,
+		      struct llm_call *call)
+{
+	int err = provider_analyze(ex, call);
+
+	if (err == 0)
+		calls_build(c, ex, call);
+	else if (err != -ENOENT)
+		log_warn("calls: cannot read an exchange: %s", strerror(-err));
+	return err;
+}
+
+/* The line read back as a tree, for those that want one. */
+static json_t *calls_line_json(const struct calls *c)
+{
+	size_t len;
+	const char *text = jsonw_text(&c->line, &len);
+
+	return text ? json_loadb(text, len, 0, NULL) : NULL;
 }
 
 json_t *calls_record(struct calls *c, const struct http_exchange *ex)
 {
 	struct llm_call call;
 	json_t *rec = NULL;
-	int err = provider_analyze(ex, &call);
 
-	if (err == 0)
-		rec = calls_build(c, ex, &call);
-	else if (err != -ENOENT)
-		log_warn("calls: cannot read an exchange: %s", strerror(-err));
+	if (calls_line(c, ex, &call) == 0)
+		rec = calls_line_json(c);
 	llm_call_clear(&call);
 	return rec;
 }
 
 /* --- the sink ------------------------------------------------------- */
 
-static void calls_count(struct calls *c, const json_t *rec)
+static void calls_count(struct calls *c, const struct http_exchange *ex,
+			const struct llm_call *call)
 {
+	double usd;
+
 	c->stats.llm_calls++;
-	if (json_is_object(json_object_get(rec, "error")))
+	if (call->err_type)
 		c->stats.failed++;
-	if (json_is_true(json_object_get(rec, "incomplete")))
+	if (ex->incomplete)
 		c->stats.incomplete++;
-	if (json_is_object(json_object_get(rec, "usage")) &&
-	    json_is_null(json_object_get(rec, "cost_usd")))
+	if (call->has_usage && !calls_cost(c, call, &usd))
 		c->stats.unpriced++;
 }
 
-static void calls_write(struct calls *c, json_t *rec)
+static void calls_write(struct calls *c, const char *line, size_t len)
 {
-	char *line = json_dumps(rec, CALLS_DUMP_FLAGS);
-	int err = line ? output_write_line(c->out, line, strlen(line)) :
-			 -ENOMEM;
+	int err = line ? output_write_line(c->out, line, len) : -ENOMEM;
 
 	/* One warning, not one per record: the output may stay broken. */
 	if (err && c->stats.write_errors++ == 0)
 		log_warn("calls: cannot write a record: %s", strerror(-err));
-	free(line);
+}
+
+/* Those that keep the record (store, metrics, alerts) get it as a
+ * tree, parsed from the line: the line is the one definition. */
+static void calls_hand_on(struct calls *c)
+{
+	json_t *rec;
+
+	if (!c->opts.on_record)
+		return;
+	rec = calls_line_json(c);
+	if (rec)
+		c->opts.on_record(c->opts.on_record_ctx, rec);
+	json_decref(rec);
 }
 
 static void calls_on_exchange(void *ctx, struct http_exchange *ex)
 {
 	struct calls *c = ctx;
-	json_t *rec;
+	struct llm_call call;
+	const char *line;
+	size_t len = 0;
 
 	c->stats.exchanges++;
-	rec = calls_record(c, ex);
-	if (!rec) {
+	if (calls_line(c, ex, &call)) {
 		c->stats.not_llm++;
+		llm_call_clear(&call);
 		return;
 	}
-	calls_count(c, rec);
-	if (c->opts.on_record)
-		c->opts.on_record(c->opts.on_record_ctx, rec);
-	calls_write(c, rec);
-	json_decref(rec);
+	calls_count(c, ex, &call);
+	llm_call_clear(&call);
+	calls_hand_on(c);
+	line = jsonw_text(&c->line, &len);
+	calls_write(c, line, len);
 }
 
 /* Other line types (alerts) go to the same output, in order with the
  * calls: everything runs on the capture thread. */
 void calls_write_json(struct calls *c, const json_t *obj)
 {
+	char *line;
+
 	if (!c)
 		return;
-	calls_write(c, (json_t *)obj);
+	line = json_dumps(obj, CALLS_DUMP_FLAGS);
+	calls_write(c, line, line ? strlen(line) : 0);
+	free(line);
 	if (c->opts.on_event)
 		c->opts.on_event(c->opts.on_record_ctx, obj);
 }
@@ -485,6 +600,8 @@ void calls_free(struct calls *c)
 	if (!c)
 		return;
 	output_close(c->out);
+	jsonw_free(&c->line);
+	digest_free(&c->hash);
 	pricing_free(c->pricing);
 	session_infer_free(c->sessions);
 	free(c);

@@ -208,7 +208,10 @@ static int stack_open(struct stack *s, const struct calls_opts *co,
 		if (!s->store)
 			return -1;
 	}
-	o.on_record = stack_on_record;
+	/* A replay without a store has nobody to hand records on to;
+	 * handing them on costs a parse of each line. */
+	if (live || db->use)
+		o.on_record = stack_on_record;
 	o.on_event = stack_on_event;
 	o.on_record_ctx = s;
 	s->calls = calls_new(&o);
