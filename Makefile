@@ -13,8 +13,9 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 # Debian packages the build, the daemon and the tests need.
 DEPS_BUILD := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev \
-	libjansson-dev libssl-dev libnghttp2-dev libbrotli-dev libzstd-dev \
-	libcmocka-dev libcapstone-dev libsqlite3-dev libmicrohttpd-dev \
+	libjansson-dev libjsmn-dev libssl-dev libnghttp2-dev libbrotli-dev \
+	libzstd-dev libcmocka-dev libcapstone-dev libsqlite3-dev \
+	libmicrohttpd-dev \
 	libyaml-dev libcurl4-openssl-dev libncurses-dev xxd \
 	libclang-rt-14-dev pkg-config make gcc
 DEPS_TEST := curl openssl python3 python3-httpx python3-requests python3-h2 \

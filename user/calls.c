@@ -228,10 +228,11 @@ static int calls_infer(struct calls *c, const struct http_exchange *ex,
 		       const struct llm_call *call,
 		       char id[SESSION_INFER_ID_LEN])
 {
-	if (call->request)
-		return session_infer_assign_json(c->sessions, ex->task.pid,
+	if (call->request_ok)
+		return session_infer_assign_view(c->sessions, ex->task.pid,
 						 ex->ts_req_start,
-						 call->request, id);
+						 &call->request,
+						 jv_root(&call->request), id);
 	return session_infer_assign(c->sessions, ex->task.pid,
 				    ex->ts_req_start,
 				    (const char *)ex->req_body.data,

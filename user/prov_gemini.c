@@ -7,38 +7,35 @@
  */
 #include "provider.h"
 
-static void gem_chunk(struct llm_call *c, json_t *resp)
+static void gem_chunk(struct llm_call *c, const struct jview *v, int resp)
 {
-	prov_set_str(&c->response_model, prov_jstr(resp, "modelVersion"));
-	prov_set_once(&c->body_id, prov_jstr(resp, "responseId"));
-	prov_take_usage(c, json_object_get(resp, "usageMetadata"), false);
+	prov_set_jstr(&c->response_model, v, resp, "modelVersion");
+	prov_set_jonce(&c->body_id, v, resp, "responseId");
+	prov_take_usage(c, v, jv_get(v, resp, "usageMetadata"), false);
 }
 
-static bool gem_has_content(const json_t *resp)
+static bool gem_has_content(const struct jview *v, int resp)
 {
-	const json_t *cand = json_array_get(
-		json_object_get(resp, "candidates"), 0);
-	const json_t *parts = json_object_get(
-		json_object_get(cand, "content"), "parts");
-	const json_t *p;
-	const char *text;
-	size_t i;
+	int cand = jv_at(v, jv_get(v, resp, "candidates"), 0);
+	int parts = jv_get(v, jv_get(v, cand, "content"), "parts");
+	int p = jv_first(v, parts);
 
-	json_array_foreach(parts, i, p) {
-		text = prov_jstr(p, "text");
-		if ((text && text[0]) || json_object_get(p, "functionCall"))
+	for (int k = 0; k < jv_size(v, parts) && p != JV_NONE; k++) {
+		if (jv_nonempty(v, jv_get(v, p, "text")) ||
+		    jv_get(v, p, "functionCall") != JV_NONE)
 			return true;
+		p = jv_skip(v, p);
 	}
 	return false;
 }
 
 static void gem_event(struct llm_call *c, const struct sse_event *ev,
-		      json_t *data)
+		      const struct jview *v, int data)
 {
-	if (!json_is_object(data))
+	if (!jv_is_object(v, data))
 		return;
-	gem_chunk(c, data);
-	if (gem_has_content(data))
+	gem_chunk(c, v, data);
+	if (gem_has_content(v, data))
 		prov_mark_content(c, ev->ts_ns);
 }
 
@@ -47,14 +44,14 @@ static void gem_event(struct llm_call *c, const struct sse_event *ev,
  * reported apart from candidatesTokenCount and toolUsePromptTokenCount
  * apart from the prompt, both billed: they are added.
  */
-static void gem_usage(const json_t *u, struct llm_usage *out)
+static void gem_usage(const struct prov_counts *u, struct llm_usage *out)
 {
-	uint64_t thoughts = prov_juint(u, "thoughtsTokenCount");
+	uint64_t thoughts = prov_count(u, "thoughtsTokenCount");
 
-	out->input_tokens = prov_juint(u, "promptTokenCount") +
-			    prov_juint(u, "toolUsePromptTokenCount");
-	out->cached_input_tokens = prov_juint(u, "cachedContentTokenCount");
-	out->output_tokens = prov_juint(u, "candidatesTokenCount") + thoughts;
+	out->input_tokens = prov_count(u, "promptTokenCount") +
+			    prov_count(u, "toolUsePromptTokenCount");
+	out->cached_input_tokens = prov_count(u, "cachedContentTokenCount");
+	out->output_tokens = prov_count(u, "candidatesTokenCount") + thoughts;
 	out->reasoning_tokens = thoughts;
 }
 

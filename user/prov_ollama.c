@@ -14,76 +14,66 @@
 
 #include "provider.h"
 
-static void oll_request(struct llm_call *c, json_t *req)
+static void oll_request(struct llm_call *c, const struct jview *v,
+			int req)
 {
-	const json_t *stream = json_object_get(req, "stream");
-
-	prov_set_str(&c->model, prov_jstr(req, "model"));
+	prov_set_jstr(&c->model, v, req, "model");
 	/* Absent means streamed: only false turns it off. Embeddings
 	 * never stream. */
 	c->stream = strcmp(c->operation, "embeddings") != 0 &&
-		    !json_is_false(stream);
+		    !jv_is_false(v, jv_get(v, req, "stream"));
 }
 
 /* Counts come only with the end: "done": true, or an embedding reply,
  * which has no "done" at all. A stream cut before its last line has
  * no usage, as its counts were never reported. */
-static void oll_counts(struct llm_call *c, json_t *obj)
+static void oll_counts(struct llm_call *c, const struct jview *v, int obj)
 {
-	const json_t *done = json_object_get(obj, "done");
-	json_t *u;
+	int done = jv_get(v, obj, "done");
 
-	if (done ? !json_is_true(done) :
-		   !json_object_get(obj, "prompt_eval_count"))
+	if (done != JV_NONE ? !jv_is_true(v, done) :
+			      jv_get(v, obj, "prompt_eval_count") == JV_NONE)
 		return;
-	u = json_pack("{s:I, s:I}", "prompt_eval_count",
-		      (json_int_t)prov_juint(obj, "prompt_eval_count"),
-		      "eval_count", (json_int_t)prov_juint(obj, "eval_count"));
-	prov_take_usage(c, u, false);
-	json_decref(u);
+	c->counts.n = 0;
+	prov_set_count(c, "prompt_eval_count",
+		       prov_juint(v, obj, "prompt_eval_count"));
+	prov_set_count(c, "eval_count", prov_juint(v, obj, "eval_count"));
 }
 
-static void oll_response(struct llm_call *c, json_t *resp)
+static void oll_response(struct llm_call *c, const struct jview *v,
+			 int resp)
 {
-	prov_set_once(&c->response_model, prov_jstr(resp, "model"));
-	oll_counts(c, resp);
-}
-
-static bool oll_nonempty(const json_t *obj, const char *key)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	if (json_is_string(v))
-		return json_string_length(v) > 0;
-	return json_is_array(v) && json_array_size(v) > 0;
+	prov_set_jonce(&c->response_model, v, resp, "model");
+	oll_counts(c, v, resp);
 }
 
 /* Text, thinking (models run with "think") or a tool call. */
-static bool oll_has_content(const json_t *obj)
+static bool oll_has_content(const struct jview *v, int obj)
 {
-	const json_t *m = json_object_get(obj, "message");
+	int m = jv_get(v, obj, "message");
 
-	return oll_nonempty(obj, "response") ||
-	       oll_nonempty(obj, "thinking") ||
-	       oll_nonempty(m, "content") || oll_nonempty(m, "thinking") ||
-	       oll_nonempty(m, "tool_calls");
+	return jv_nonempty(v, jv_get(v, obj, "response")) ||
+	       jv_nonempty(v, jv_get(v, obj, "thinking")) ||
+	       jv_nonempty(v, jv_get(v, m, "content")) ||
+	       jv_nonempty(v, jv_get(v, m, "thinking")) ||
+	       jv_nonempty(v, jv_get(v, m, "tool_calls"));
 }
 
-/* One NDJSON line; data is NULL when it is not JSON. */
+/* One NDJSON line; data is JV_NONE when it is not JSON. */
 static void oll_event(struct llm_call *c, const struct sse_event *ev,
-		      json_t *data)
+		      const struct jview *v, int data)
 {
-	if (!json_is_object(data))
+	if (!jv_is_object(v, data))
 		return;
-	oll_response(c, data);
-	if (oll_has_content(data))
+	oll_response(c, v, data);
+	if (oll_has_content(v, data))
 		prov_mark_content(c, ev->ts_ns);
 }
 
-static void oll_usage(const json_t *u, struct llm_usage *out)
+static void oll_usage(const struct prov_counts *u, struct llm_usage *out)
 {
-	out->input_tokens = prov_juint(u, "prompt_eval_count");
-	out->output_tokens = prov_juint(u, "eval_count");
+	out->input_tokens = prov_count(u, "prompt_eval_count");
+	out->output_tokens = prov_count(u, "eval_count");
 }
 
 const struct prov_ops prov_ollama_ops = {

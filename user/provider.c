@@ -83,18 +83,11 @@ struct prov_hostinfo {
 	int port;	/* 0 if unknown */
 };
 
-/* --- small jansson helpers ------------------------------------------ */
+/* --- small helpers over the JSON view ------------------------------- */
 
-const char *prov_jstr(const json_t *obj, const char *key)
+uint64_t prov_juint(const struct jview *v, int obj, const char *key)
 {
-	return json_string_value(json_object_get(obj, key));
-}
-
-uint64_t prov_juint(const json_t *obj, const char *key)
-{
-	json_int_t v = json_integer_value(json_object_get(obj, key));
-
-	return v > 0 ? (uint64_t)v : 0;
+	return jv_uint(v, jv_get(v, obj, key));
 }
 
 void prov_set_str(char **dst, const char *s)
@@ -116,52 +109,175 @@ void prov_set_once(char **dst, const char *s)
 		prov_set_str(dst, s);
 }
 
-static void prov_code_str(const json_t *code, char *buf, size_t len)
+void prov_set_jstr(char **dst, const struct jview *v, int obj,
+		   const char *key)
 {
-	buf[0] = '\0';
-	if (json_is_string(code))
-		snprintf(buf, len, "%s", json_string_value(code));
-	else if (json_is_integer(code))
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT,
-			 json_integer_value(code));
+	char *s = jv_strdup(v, jv_get(v, obj, key));
+
+	if (!s)
+		return;
+	free(*dst);
+	*dst = s;
+}
+
+void prov_set_jonce(char **dst, const struct jview *v, int obj,
+		    const char *key)
+{
+	if (!*dst)
+		prov_set_jstr(dst, v, obj, key);
+}
+
+void prov_set_error_strs(struct llm_call *c, const char *type,
+			 const char *message)
+{
+	if (c->err_type)
+		return;	/* the first error is the cause */
+	prov_set_str(&c->err_type, type);
+	prov_set_str(&c->err_message, message);
+}
+
+/* A code may be a string or an integer; "" if neither. */
+static char *prov_code_str(const struct jview *v, int code)
+{
+	size_t n;
+	const char *raw;
+
+	if (jv_is_string(v, code))
+		return jv_strdup(v, code);
+	if (!jv_is_integer(v, code))
+		return strdup("");
+	raw = jv_raw(v, code, &n);
+	return strndup(raw, n);
 }
 
 /* OpenAI {"type","message","code"}, Anthropic {"type","message"},
  * Gemini {"code","message","status"}; some servers send a string. */
-void prov_set_error(struct llm_call *c, const json_t *err)
+void prov_set_error(struct llm_call *c, const struct jview *v, int err)
 {
-	const char *type;
-	char code[64];
+	char *type, *code, *message;
 
 	if (c->err_type)
-		return;	/* the first error is the cause */
-	if (json_is_string(err)) {
-		prov_set_str(&c->err_type, "error");
-		prov_set_str(&c->err_message, json_string_value(err));
+		return;
+	if (jv_is_string(v, err)) {
+		message = jv_strdup(v, err);
+		prov_set_error_strs(c, "error", message);
+		free(message);
 		return;
 	}
-	if (!json_is_object(err))
+	if (!jv_is_object(v, err))
 		return;
-	prov_code_str(json_object_get(err, "code"), code, sizeof(code));
-	type = prov_jstr(err, "type");
+	code = prov_code_str(v, jv_get(v, err, "code"));
+	type = jv_strdup(v, jv_get(v, err, "type"));
 	if (!type)
-		type = prov_jstr(err, "status");
-	if (!type)
-		type = code[0] ? code : "error";
-	prov_set_str(&c->err_type, type);
-	prov_set_str(&c->err_message, prov_jstr(err, "message"));
+		type = jv_strdup(v, jv_get(v, err, "status"));
+	message = jv_strdup(v, jv_get(v, err, "message"));
+	prov_set_error_strs(c, type ? type : code && code[0] ? code : "error",
+			    message);
+	free(type);
+	free(code);
+	free(message);
 }
 
-void prov_take_usage(struct llm_call *c, json_t *usage, bool merge)
+static ptrdiff_t prov_count_find(const struct prov_counts *raw,
+				 const char *key)
 {
-	if (!json_is_object(usage))
+	for (size_t i = 0; i < raw->n; i++)
+		if (strcmp(raw->kv[i].key, key) == 0)
+			return (ptrdiff_t)i;
+	return -1;
+}
+
+uint64_t prov_count(const struct prov_counts *raw, const char *key)
+{
+	ptrdiff_t i = prov_count_find(raw, key);
+
+	return i < 0 ? 0 : raw->kv[i].value;
+}
+
+bool prov_has_count(const struct prov_counts *raw, const char *key)
+{
+	return prov_count_find(raw, key) >= 0;
+}
+
+static void prov_count_put(struct prov_counts *raw, const char *key,
+			   uint64_t value)
+{
+	ptrdiff_t i = prov_count_find(raw, key);
+
+	if (i < 0) {
+		/* Usage objects have a dozen members; more are dropped. */
+		if (raw->n == PROV_COUNTS_MAX ||
+		    strlen(key) >= PROV_COUNT_KEY_LEN)
+			return;
+		i = (ptrdiff_t)raw->n++;
+		snprintf(raw->kv[i].key, PROV_COUNT_KEY_LEN, "%s", key);
+	}
+	raw->kv[i].value = value;
+}
+
+/* Drops "prefix.*": a nested object merged in replaces the old one
+ * whole, as a member of the usage object would be. */
+static void prov_count_drop_nested(struct prov_counts *raw,
+				   const char *prefix, size_t plen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < raw->n; i++) {
+		if (strncmp(raw->kv[i].key, prefix, plen) == 0 &&
+		    raw->kv[i].key[plen] == '.')
+			continue;
+		raw->kv[o++] = raw->kv[i];
+	}
+	raw->n = o;
+}
+
+/* One member of a usage object: an integer, or an object of them. */
+static void prov_count_member(struct prov_counts *raw,
+			      const struct jview *v, int key)
+{
+	char *name = jv_strdup(v, key), *sub, path[PROV_COUNT_KEY_LEN];
+	int val = key + 1, k;
+
+	if (!name)
 		return;
-	if (merge && c->raw_usage) {
-		json_object_update(c->raw_usage, usage);
+	prov_count_drop_nested(raw, name, strlen(name));
+	if (!jv_is_object(v, val)) {
+		prov_count_put(raw, name, jv_uint(v, val));
+		free(name);
 		return;
 	}
-	json_decref(c->raw_usage);
-	c->raw_usage = json_deep_copy(usage);
+	k = val + 1;
+	for (int m = 0; m < jv_size(v, val) && k != JV_NONE; m++) {
+		sub = jv_strdup(v, k);
+		if (sub && snprintf(path, sizeof(path), "%s.%s", name, sub) <
+				   (int)sizeof(path))
+			prov_count_put(raw, path, jv_uint(v, k + 1));
+		free(sub);
+		k = jv_skip(v, k);
+	}
+	free(name);
+}
+
+void prov_take_usage(struct llm_call *c, const struct jview *v, int u,
+		     bool merge)
+{
+	int k = u + 1;
+
+	if (!jv_is_object(v, u))
+		return;
+	if (!merge || !c->has_counts)
+		c->counts.n = 0;
+	c->has_counts = true;
+	for (int m = 0; m < jv_size(v, u) && k != JV_NONE; m++) {
+		prov_count_member(&c->counts, v, k);
+		k = jv_skip(v, k);
+	}
+}
+
+void prov_set_count(struct llm_call *c, const char *key, uint64_t value)
+{
+	c->has_counts = true;
+	prov_count_put(&c->counts, key, value);
 }
 
 void prov_mark_content(struct llm_call *c, uint64_t ts_ns)
@@ -183,8 +299,7 @@ void llm_call_clear(struct llm_call *call)
 	free(call->err_type);
 	free(call->err_message);
 	free(call->body_id);
-	json_decref(call->raw_usage);
-	json_decref(call->request);
+	jview_free(&call->request);
 	memset(call, 0, sizeof(*call));
 }
 
@@ -407,80 +522,93 @@ struct prov_run {
 	struct llm_call *call;
 	const struct prov_ops *ops;
 	uint64_t json_lines;	/* NDJSON lines that were JSON */
+	struct jview view;	/* the response or the current event */
 };
 
-static json_t *prov_load(const struct body *b)
+/* The body as JSON into v: its root, or JV_NONE. */
+static int prov_load(struct jview *v, const struct body *b)
 {
 	if (!b->len)
-		return NULL;
-	return json_loadb((const char *)b->data, b->len, 0, NULL);
+		return JV_NONE;
+	if (jview_parse(v, (const char *)b->data, b->len))
+		return JV_NONE;
+	return jv_root(v);
 }
 
 static void prov_parse_request(struct prov_run *r,
 			       const struct http_exchange *ex)
 {
-	json_t *req = prov_load(&ex->req_body);
+	struct llm_call *c = r->call;
+	int req = prov_load(&c->request, &ex->req_body);
 
-	if (!req && ex->req_body.len)
-		r->call->parse_error = ex->req_body.truncated ?
-				       "request body cut" :
-				       "request body is not JSON";
-	if (req && r->ops->request)
-		r->ops->request(r->call, req);
-	r->call->request = req;
+	c->request_ok = req != JV_NONE;
+	if (!c->request_ok && ex->req_body.len)
+		c->parse_error = ex->req_body.truncated ?
+				 "request body cut" :
+				 "request body is not JSON";
+	if (c->request_ok && r->ops->request)
+		r->ops->request(c, &c->request, req);
 }
 
 /* The generic part of any response object: a top-level error. */
-static void prov_response_object(struct prov_run *r, json_t *obj)
+static void prov_response_object(struct prov_run *r, int obj)
 {
-	json_t *err = json_object_get(obj, "error");
+	int err = jv_get(&r->view, obj, "error");
 
-	if (json_is_object(err) || json_is_string(err))
-		prov_set_error(r->call, err);
+	if (jv_is_object(&r->view, err) || jv_is_string(&r->view, err))
+		prov_set_error(r->call, &r->view, err);
 	if (r->ops->response)
-		r->ops->response(r->call, obj);
+		r->ops->response(r->call, &r->view, obj);
 }
 
-static void prov_parse_json(struct prov_run *r, json_t *body)
+static void prov_parse_json(struct prov_run *r, int body)
 {
-	size_t i;
-	json_t *el;
+	int el;
 
-	if (json_is_object(body)) {
+	if (jv_is_object(&r->view, body)) {
 		prov_response_object(r, body);
 		return;
 	}
 	/* Gemini's streamGenerateContent without alt=sse: an array. */
-	json_array_foreach(body, i, el) {
-		if (json_is_object(el))
+	el = jv_first(&r->view, body);
+	for (int k = 0; k < jv_size(&r->view, body) && el != JV_NONE; k++) {
+		if (jv_is_object(&r->view, el))
 			prov_response_object(r, el);
+		el = jv_skip(&r->view, el);
 	}
 }
 
 /* One stream item, an SSE event or an NDJSON line, with its JSON. */
 static void prov_stream_item(struct prov_run *r,
-			     const struct sse_event *ev, json_t *data)
+			     const struct sse_event *ev, int data)
 {
-	json_t *err = json_object_get(data, "error");
+	int err = jv_get(&r->view, data, "error");
 
 	r->call->events++;
 	if (ev->oversize)
 		r->call->parse_error = "stream event over the size limit";
-	if (json_is_object(err) || json_is_string(err))
-		prov_set_error(r->call, err);
+	if (jv_is_object(&r->view, err) || jv_is_string(&r->view, err))
+		prov_set_error(r->call, &r->view, err);
 	if (r->ops->event)
-		r->ops->event(r->call, ev, data);
+		r->ops->event(r->call, ev, &r->view, data);
+}
+
+/* An event's data as JSON into the run's view: its root or JV_NONE. */
+static int prov_load_event(struct prov_run *r, const char *data,
+			   size_t len)
+{
+	if (!len || (data[0] != '{' && data[0] != '['))
+		return JV_NONE;
+	if (jview_parse(&r->view, data, len))
+		return JV_NONE;
+	return jv_root(&r->view);
 }
 
 static int prov_on_event(void *ctx, const struct sse_event *ev)
 {
 	struct prov_run *r = ctx;
-	json_t *data = NULL;
 
-	if (ev->len && (ev->data[0] == '{' || ev->data[0] == '['))
-		data = json_loadb(ev->data, ev->len, 0, NULL);
-	prov_stream_item(r, ev, data);
-	json_decref(data);
+	prov_stream_item(r, ev, prov_load_event(r, ev->data, ev->len));
 	return 0;
 }
 
@@ -494,18 +622,17 @@ static int prov_on_line(void *ctx, const struct ndjson_line *l)
 		.ts_ns = l->ts_ns, .oversize = l->oversize,
 		.unterminated = l->unterminated,
 	};
-	json_t *data = NULL;
+	int data = JV_NONE;
 
 	while (ev.len && isspace((unsigned char)ev.data[0])) {
 		ev.data++;
 		ev.len--;
 	}
 	if (!l->oversize)
-		data = json_loadb(ev.data, ev.len, 0, NULL);
-	if (data)
+		data = prov_load_event(r, ev.data, ev.len);
+	if (data != JV_NONE)
 		r->json_lines++;
 	prov_stream_item(r, &ev, data);
-	json_decref(data);
 	return 0;
 }
 
@@ -581,8 +708,7 @@ static int prov_parse_response(struct prov_run *r,
 {
 	const struct body *b = &ex->resp_body;
 	char kind = prov_body_kind(b);
-	json_t *body;
-	int err;
+	int body, err;
 
 	if (kind == 's') {
 		/* An event stream even if nobody said so. */
@@ -595,15 +721,13 @@ static int prov_parse_response(struct prov_run *r,
 		if (err || r->json_lines)
 			return err;
 	}
-	body = kind == 'j' ? prov_load(b) : NULL;
-	if (!body && b->len && ex->status < 400)
+	body = kind == 'j' ? prov_load(&r->view, b) : JV_NONE;
+	if (body == JV_NONE && b->len && ex->status < 400)
 		r->call->parse_error = b->truncated || ex->incomplete ?
 				       "response body cut" :
 				       "response body is not JSON";
-	if (!body)
-		return 0;
-	prov_parse_json(r, body);
-	json_decref(body);
+	if (body != JV_NONE)
+		prov_parse_json(r, body);
 	return 0;
 }
 
@@ -646,8 +770,8 @@ static void prov_finish(struct prov_run *r, const struct http_exchange *ex)
 	uint64_t end = prov_last_seen(ex);
 	char msg[32];
 
-	if (c->raw_usage && r->ops->usage) {
-		r->ops->usage(c->raw_usage, &c->usage);
+	if (c->has_counts && r->ops->usage) {
+		r->ops->usage(&c->counts, &c->usage);
 		c->usage.total_tokens = c->usage.input_tokens +
 					c->usage.output_tokens;
 		c->has_usage = true;
@@ -730,6 +854,7 @@ int provider_analyze(const struct http_exchange *ex, struct llm_call *call)
 	call->stream = prov_is_stream(ex, call);
 
 	err = prov_parse_response(&r, ex);
+	jview_free(&r.view);
 	if (err)
 		return err;
 

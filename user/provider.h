@@ -13,9 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "exchange.h"
+#include "jview.h"
 #include "sse.h"
 
 enum prov_dialect {
@@ -42,6 +41,21 @@ struct llm_usage {
 	uint64_t total_tokens;
 };
 
+/* Room for a dialect's usage counts, nested ones flattened ("a.b"). */
+#define PROV_COUNTS_MAX 32
+#define PROV_COUNT_KEY_LEN 64
+
+/* The integer members of a usage object as the dialect names them:
+ * kept apart from the event they came in, as streams spread usage
+ * over several events. A member that is not an integer counts 0. */
+struct prov_counts {
+	size_t n;
+	struct {
+		char key[PROV_COUNT_KEY_LEN];
+		uint64_t value;
+	} kv[PROV_COUNTS_MAX];
+};
+
 struct llm_call {
 	enum prov_dialect dialect;
 	const char *provider;	/* "openai", "azure", ... (static) */
@@ -63,11 +77,14 @@ struct llm_call {
 
 	/* Working state of the parsers. */
 	char *body_id;
-	json_t *raw_usage;	/* the dialect's usage object, merged */
+	bool has_counts;
+	struct prov_counts counts;	/* the dialect's usage, merged */
 	uint64_t ts_start;
-	/* The request body parsed, NULL if it is not JSON: kept so
-	 * session inference need not parse it again. */
-	json_t *request;
+	/* The request body read, if it is JSON (else request_ok is
+	 * false): kept so session inference need not read it again. It
+	 * points into the exchange's body. */
+	struct jview request;
+	bool request_ok;
 };
 
 /* Fills call from ex. Returns 0, -ENOENT when ex is not an LLM API
@@ -86,15 +103,16 @@ enum prov_dialect provider_classify(const struct http_exchange *ex,
  * Shared by the per-dialect files (prov_*.c) only.
  */
 struct prov_ops {
-	/* The request body, parsed. */
-	void (*request)(struct llm_call *c, json_t *req);
+	/* The request body: object req of v. */
+	void (*request)(struct llm_call *c, const struct jview *v, int req);
 	/* A whole JSON response, or each element of a JSON array. */
-	void (*response)(struct llm_call *c, json_t *resp);
-	/* One stream event; data is NULL when it is not JSON. */
+	void (*response)(struct llm_call *c, const struct jview *v,
+			 int resp);
+	/* One stream event; data is JV_NONE when it is not JSON. */
 	void (*event)(struct llm_call *c, const struct sse_event *ev,
-		      json_t *data);
-	/* raw_usage to the normalised form. */
-	void (*usage)(const json_t *raw, struct llm_usage *u);
+		      const struct jview *v, int data);
+	/* The counts to the normalised form. */
+	void (*usage)(const struct prov_counts *raw, struct llm_usage *u);
 	/* The dialect streams newline-delimited JSON: each line of a
 	 * JSON body goes to event, as an event of type "ndjson". */
 	bool ndjson;
@@ -105,15 +123,29 @@ extern const struct prov_ops prov_anthropic_ops;
 extern const struct prov_ops prov_gemini_ops;
 extern const struct prov_ops prov_ollama_ops;
 
-/* Small helpers over jansson that tolerate missing or odd fields. */
-const char *prov_jstr(const json_t *obj, const char *key);
-uint64_t prov_juint(const json_t *obj, const char *key);
+/* Member key of object obj as a positive integer, else 0. */
+uint64_t prov_juint(const struct jview *v, int obj, const char *key);
 void prov_set_str(char **dst, const char *s);
 void prov_set_once(char **dst, const char *s);
-/* Takes an error object ({"type","message"} and the like). */
-void prov_set_error(struct llm_call *c, const json_t *err);
-/* Replaces the raw usage, or merges into it when merge is set. */
-void prov_take_usage(struct llm_call *c, json_t *usage, bool merge);
+/* The string member key of obj into *dst (kept if there is none). */
+void prov_set_jstr(char **dst, const struct jview *v, int obj,
+		   const char *key);
+void prov_set_jonce(char **dst, const struct jview *v, int obj,
+		    const char *key);
+/* Takes an error value ({"type","message"} and the like, or a
+ * string); the first error of a call is kept. */
+void prov_set_error(struct llm_call *c, const struct jview *v, int err);
+void prov_set_error_strs(struct llm_call *c, const char *type,
+			 const char *message);
+/* Replaces the counts with the usage object u, or merges u into them
+ * when merge is set (later members replace earlier ones). */
+void prov_take_usage(struct llm_call *c, const struct jview *v, int u,
+		     bool merge);
+/* Sets one count, as an Ollama reply spreads them over its object. */
+void prov_set_count(struct llm_call *c, const char *key, uint64_t value);
+/* A count by the dialect's name ("a.b" for nested), 0 if absent. */
+uint64_t prov_count(const struct prov_counts *raw, const char *key);
+bool prov_has_count(const struct prov_counts *raw, const char *key);
 /* A content-carrying event arrived at ts_ns: the first sets ttft. */
 void prov_mark_content(struct llm_call *c, uint64_t ts_ns);
 

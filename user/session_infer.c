@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
+#include "digest.h"
 #include "session_infer.h"
 
 /* A message list is known by a chain of SHA-256 digests: link k hashes
@@ -37,6 +37,7 @@ struct si_entry {
 };
 
 struct session_infer {
+	struct digest hash;	/* reused for every link */
 	struct si_entry *v;
 	size_t nused;	/* v[nused..] were never used */
 	struct si_entry *by_pid[SI_PID_BUCKETS];
@@ -68,64 +69,60 @@ void session_infer_free(struct session_infer *si)
 {
 	if (!si)
 		return;
+	digest_free(&si->hash);
 	free(si->v);
 	free(si);
 }
 
 /* --- the message list ----------------------------------------------- */
 
-/* A system prompt sent apart from the messages counts as the first
- * message, so that changing it starts a new conversation. */
-static int si_add_system(json_t *list, const json_t *sys)
+/* Where a request keeps its messages: the list, and a system prompt
+ * sent apart from it (JV_NONE if none), which counts as the first
+ * message so that changing it starts a new conversation. */
+struct si_list {
+	const struct jview *v;
+	int msgs;
+	int system;
+};
+
+static bool si_find_list(const struct jview *v, int req, struct si_list *l)
 {
-	json_t *m;
+	static const char *const keys[][2] = {
+		{ "messages", "system" },	/* OpenAI chat, Anthropic */
+		{ "contents", "systemInstruction" },	/* Gemini */
+		{ "input", "instructions" },	/* OpenAI responses */
+	};
+	int n;
 
-	if (!sys || json_is_null(sys))
-		return 0;
-	m = json_pack("{s:s, s:O}", "role", "system", "content", sys);
-	return json_array_append_new(list, m);
-}
-
-/* The messages of a request body in order, as a new array; NULL when
- * the body has none. */
-static json_t *si_messages(const json_t *req)
-{
-	const json_t *msgs = json_object_get(req, "messages");
-	const json_t *sys = json_object_get(req, "system");
-	json_t *list;
-
-	if (!json_is_array(msgs)) {
-		msgs = json_object_get(req, "contents");
-		sys = json_object_get(req, "systemInstruction");
+	l->v = v;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		l->msgs = jv_get(v, req, keys[k][0]);
+		l->system = jv_get(v, req, keys[k][1]);
+		if (jv_is_array(v, l->msgs))
+			break;
 	}
-	if (!json_is_array(msgs)) {
-		msgs = json_object_get(req, "input");
-		sys = json_object_get(req, "instructions");
-	}
-	if (!json_is_array(msgs) || json_array_size(msgs) == 0 ||
-	    json_array_size(msgs) > SESSION_INFER_MAX_MSGS)
-		return NULL;
-	list = json_array();
-	if (!list || si_add_system(list, sys) ||
-	    json_array_extend(list, (json_t *)msgs)) {
-		json_decref(list);
-		return NULL;
-	}
-	return list;
+	n = jv_size(v, l->msgs);
+	if (!jv_is_array(v, l->msgs) || n == 0 ||
+	    n > SESSION_INFER_MAX_MSGS)
+		return false;
+	if (jv_is_null(v, l->system))
+		l->system = JV_NONE;
+	return true;
 }
 
 /* Role and content of one message; an item without a role (a tool
- * call in the responses API) counts as a whole. */
-static void si_parts(const json_t *m, const char **role,
-		     const json_t **content)
+ * call in the responses API) counts as a whole. role is allocated. */
+static void si_parts(const struct jview *v, int m, char **role,
+		     int *content)
 {
-	const json_t *c = json_object_get(m, "content");
+	int c = jv_get(v, m, "content");
 
-	*role = json_string_value(json_object_get(m, "role"));
-	if (!c)
-		c = json_object_get(m, "parts");	/* Gemini */
-	if (!*role || !c) {
-		*role = "";
+	*role = jv_strdup(v, jv_get(v, m, "role"));
+	if (c == JV_NONE)
+		c = jv_get(v, m, "parts");	/* Gemini */
+	if (!*role || c == JV_NONE) {
+		free(*role);
+		*role = NULL;
 		c = m;
 	}
 	*content = c;
@@ -158,86 +155,128 @@ static size_t si_escape(unsigned char ch, char *o)
 	return 6;
 }
 
-/* Hashes a string content as json_dumps(content, SI_CANON_FLAGS)
- * would print it, without printing it: prompts are most of a body. */
-static bool si_hash_string(EVP_MD_CTX *ctx, const json_t *str)
+/* Hashes n bytes of text as json_dumps would print them as a string,
+ * without printing it: prompts are most of a body. */
+static bool si_hash_text(struct digest *d, const char *s, size_t n)
 {
-	const char *s = json_string_value(str);
-	size_t n = json_string_length(str), k = 0;
 	char buf[SI_HASH_BUF];
+	size_t k = 0;
 
 	buf[k++] = '"';
 	for (size_t i = 0; i < n; i++) {
 		if (k > sizeof(buf) - SI_ESC_MAX) {
-			if (!EVP_DigestUpdate(ctx, buf, k))
+			if (!digest_add(d, buf, k))
 				return false;
 			k = 0;
 		}
 		k += si_escape((unsigned char)s[i], buf + k);
 	}
 	buf[k++] = '"';
-	return EVP_DigestUpdate(ctx, buf, k);
+	return digest_add(d, buf, k);
 }
 
-static bool si_hash_content(EVP_MD_CTX *ctx, const json_t *content)
+/* A string as it stands in the body is already what json_dumps would
+ * print when it has no escape and no control byte; else it is
+ * decoded and escaped again. */
+static bool si_hash_string(struct digest *d, const struct jview *v, int i)
 {
-	char *canon;
+	size_t n;
+	const char *raw = jv_raw(v, i, &n);
+	char *text;
 	bool ok;
 
-	if (json_is_string(content))
-		return si_hash_string(ctx, content);
-	canon = json_dumps(content, SI_CANON_FLAGS);
-	ok = canon && EVP_DigestUpdate(ctx, canon, strlen(canon));
-	free(canon);
+	if (!jv_has_escape(v, i)) {
+		bool plain = true;
+
+		for (size_t k = 0; k < n && plain; k++)
+			plain = (unsigned char)raw[k] >= 0x20;
+		if (plain)
+			return digest_add(d, "\"", 1) &&
+			       digest_add(d, raw, n) && digest_add(d, "\"", 1);
+	}
+	text = jv_strdup(v, i);
+	ok = text && si_hash_text(d, text, strlen(text));
+	free(text);
 	return ok;
 }
 
-static int si_link(const unsigned char *prev, const json_t *m,
+/* Anything but a string, printed canonically (keys sorted) by jansson:
+ * the rare case (multimodal parts, tool calls), so parsed apart. */
+static bool si_hash_canonical(struct digest *d, const struct jview *v,
+			      int i)
+{
+	size_t n;
+	const char *raw = jv_raw(v, i, &n);
+	json_t *j = json_loadb(raw, n, JSON_DECODE_ANY, NULL);
+	char *canon = j ? json_dumps(j, SI_CANON_FLAGS) : NULL;
+	bool ok = canon && digest_add(d, canon, strlen(canon));
+
+	free(canon);
+	json_decref(j);
+	return ok;
+}
+
+static bool si_hash_content(struct digest *d, const struct jview *v,
+			    int content)
+{
+	if (jv_is_string(v, content))
+		return si_hash_string(d, v, content);
+	return si_hash_canonical(d, v, content);
+}
+
+/* Link k: the previous link, the role, the content. */
+static int si_link(struct digest *d, const unsigned char *prev,
+		   const char *role, const struct jview *v, int content,
 		   unsigned char *out)
 {
 	static const unsigned char zero[SI_DIGEST_LEN];
-	const json_t *content;
-	const char *role;
-	EVP_MD_CTX *ctx;
-	int ok;
+	bool ok;
 
-	si_parts(m, &role, &content);
-	ctx = EVP_MD_CTX_new();
-	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(ctx, prev ? prev : zero, SI_DIGEST_LEN) &&
-	     EVP_DigestUpdate(ctx, role, strlen(role) + 1) &&
-	     si_hash_content(ctx, content) &&
-	     EVP_DigestFinal_ex(ctx, out, NULL);
-	EVP_MD_CTX_free(ctx);
+	ok = digest_begin(d) &&
+	     digest_add(d, prev ? prev : zero, SI_DIGEST_LEN) &&
+	     digest_add(d, role, strlen(role) + 1) &&
+	     si_hash_content(d, v, content) && digest_end(d, out);
 	return ok ? 0 : -ENOMEM;
 }
 
-static int si_chain_build(const json_t *list, struct si_chain *ch)
+static int si_chain_build(struct session_infer *si, const struct si_list *l,
+			  struct si_chain *ch)
 {
-	size_t n = json_array_size(list);
+	size_t n = (size_t)jv_size(l->v, l->msgs) + (l->system != JV_NONE);
+	int m = jv_first(l->v, l->msgs), err = 0;
+	size_t i = 0;
 
 	ch->link = calloc(n, sizeof(*ch->link));
 	if (!ch->link)
 		return -ENOMEM;
 	ch->n = n;
-	for (size_t i = 0; i < n; i++) {
-		int err = si_link(i ? ch->link[i - 1] : NULL,
-				  json_array_get(list, i), ch->link[i]);
+	if (l->system != JV_NONE)
+		err = si_link(&si->hash, NULL, "system", l->v, l->system,
+			      ch->link[i++]);
+	for (; !err && i < n && m != JV_NONE; i++) {
+		char *role;
+		int content;
 
-		if (err)
-			return err;
+		si_parts(l->v, m, &role, &content);
+		err = si_link(&si->hash, i ? ch->link[i - 1] : NULL,
+			      role ? role : "", l->v, content, ch->link[i]);
+		free(role);
+		m = jv_skip(l->v, m);
 	}
-	return 0;
+	if (!err && i < n)
+		err = -EINVAL;	/* the view ended early: cannot happen */
+	return err;
 }
 
-/* Hashes the messages of a parsed body. */
-static int si_chain_of(const json_t *req, struct si_chain *ch)
+/* Hashes the messages of a body read. */
+static int si_chain_of(struct session_infer *si, const struct jview *v,
+		       int req, struct si_chain *ch)
 {
-	json_t *list = json_is_object(req) ? si_messages(req) : NULL;
-	int err = list ? si_chain_build(list, ch) : -ENOENT;
+	struct si_list l;
 
-	json_decref(list);
-	return err;
+	if (!jv_is_object(v, req) || !si_find_list(v, req, &l))
+		return -ENOENT;
+	return si_chain_build(si, &l, ch);
 }
 
 /* --- the table ------------------------------------------------------ */
@@ -325,7 +364,7 @@ static void si_new_id(uint32_t pid, const unsigned char *first,
 
 	memcpy(in, &pid, sizeof(pid));
 	memcpy(in + sizeof(pid), first, SI_DIGEST_LEN);
-	if (!EVP_Digest(in, sizeof(in), d, NULL, EVP_sha256(), NULL))
+	if (!digest_once(in, sizeof(in), d))
 		memset(d, 0, sizeof(d));
 	n = strlen(SI_ID_PREFIX);
 	memcpy(id, SI_ID_PREFIX, n);
@@ -358,22 +397,25 @@ int session_infer_assign(struct session_infer *si, uint32_t pid,
 			 uint64_t ts_ns, const char *body, size_t len,
 			 char id[SESSION_INFER_ID_LEN])
 {
-	json_t *req = json_loadb(body, len, 0, NULL);
-	int err = session_infer_assign_json(si, pid, ts_ns, req, id);
+	struct jview v = { 0 };
+	int err = -ENOENT;
 
-	json_decref(req);
+	if (body && jview_parse(&v, body, len) == 0)
+		err = session_infer_assign_view(si, pid, ts_ns, &v,
+						jv_root(&v), id);
+	jview_free(&v);
 	return err;
 }
 
-int session_infer_assign_json(struct session_infer *si, uint32_t pid,
-			      uint64_t ts_ns, const json_t *req,
+int session_infer_assign_view(struct session_infer *si, uint32_t pid,
+			      uint64_t ts_ns, const struct jview *v, int req,
 			      char id[SESSION_INFER_ID_LEN])
 {
 	struct si_chain ch = { 0 };
 	struct si_entry *e;
 	int err;
 
-	err = si_chain_of(req, &ch);
+	err = si_chain_of(si, v, req, &ch);
 	if (err)
 		goto out;
 

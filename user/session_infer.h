@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+#include "jview.h"
 
 /* Conversations remembered, across all processes; the least recently
  * used is forgotten first. */
@@ -50,9 +50,9 @@ int session_infer_assign(struct session_infer *si, uint32_t pid,
 			 uint64_t ts_ns, const char *body, size_t len,
 			 char id[SESSION_INFER_ID_LEN]);
 
-/* The same with the body already parsed (req NULL: not JSON). */
-int session_infer_assign_json(struct session_infer *si, uint32_t pid,
-			      uint64_t ts_ns, const json_t *req,
+/* The same with the body already read: value req of v. */
+int session_infer_assign_view(struct session_infer *si, uint32_t pid,
+			      uint64_t ts_ns, const struct jview *v, int req,
 			      char id[SESSION_INFER_ID_LEN]);
 
 #endif /* LLMTAP_SESSION_INFER_H */
