@@ -34,6 +34,16 @@
 #define CALLS_H_PROP "Helicone-Property-"
 #define CALLS_H_RATE_LIMIT "Helicone-RateLimit-Policy"
 
+/* Prices remembered by (provider, model). */
+#define CALLS_PRICE_MEMO 8
+#define CALLS_PRICE_MODEL_LEN 128
+
+struct calls_price_memo {
+	const char *provider;	/* static; NULL: an unused entry */
+	char model[CALLS_PRICE_MODEL_LEN];
+	const struct price *price;
+};
+
 struct calls {
 	struct calls_opts opts;
 	struct pricing *pricing;
@@ -42,6 +52,9 @@ struct calls {
 	struct session_infer *sessions;
 	struct jsonw line;	/* the record being written */
 	struct digest hash;	/* for request_hash */
+	struct calls_price_memo prices[CALLS_PRICE_MEMO];
+	size_t next_price;	/* the memo entry to reuse next */
+	bool priced;	/* the record being written has a cost */
 };
 
 /* --- values --------------------------------------------------------- */
@@ -50,13 +63,18 @@ struct calls {
  * dealt with here. NULL becomes null. */
 static void calls_str(struct jsonw *w, const char *key, const char *s)
 {
+	size_t n = s ? strlen(s) : 0;
 	char *clean;
 
 	if (!s) {
 		jsonw_null(w, key);
 		return;
 	}
-	clean = redact_body(s, strlen(s), SIZE_MAX, NULL);
+	if (redact_text_is_plain(s, n)) {
+		jsonw_strn(w, key, s, n);
+		return;
+	}
+	clean = redact_body(s, n, SIZE_MAX, NULL);
 	jsonw_str(w, key, clean);
 	free(clean);
 }
@@ -164,6 +182,27 @@ static bool calls_free_provider(const char *provider)
 	return provider && strcmp(provider, "ollama") == 0;
 }
 
+/* The price of (provider, model), remembered: a host makes calls to a
+ * few models, and the table is searched by name. */
+static const struct price *calls_price(struct calls *c,
+				       const char *provider,
+				       const char *model)
+{
+	struct calls_price_memo *m;
+
+	for (size_t i = 0; i < CALLS_PRICE_MEMO; i++) {
+		m = &c->prices[i];
+		if (m->provider == provider && strcmp(m->model, model) == 0)
+			return m->price;
+	}
+	m = &c->prices[c->next_price++ % CALLS_PRICE_MEMO];
+	m->price = pricing_lookup(c->pricing, provider, model);
+	/* A name too long to remember is looked up every time. */
+	m->provider = strlen(model) < sizeof(m->model) ? provider : NULL;
+	snprintf(m->model, sizeof(m->model), "%s", model);
+	return m->price;
+}
+
 /* The answering model names the price best; the requested one when
  * the response did not say or is not in the table. False when the
  * call has no price (cost_usd null). */
@@ -176,10 +215,9 @@ static bool calls_cost(struct calls *c, const struct llm_call *call,
 	if (!call->has_usage)
 		return false;
 	if (call->response_model)
-		pr = pricing_lookup(c->pricing, call->provider,
-				    call->response_model);
+		pr = calls_price(c, call->provider, call->response_model);
 	if (!pr && call->model)
-		pr = pricing_lookup(c->pricing, call->provider, call->model);
+		pr = calls_price(c, call->provider, call->model);
 	if (pr)
 		*usd = pricing_cost(pr, &call->usage);
 	return pr || calls_free_provider(call->provider);
@@ -422,7 +460,8 @@ static void calls_model(struct calls *c, struct jsonw *w,
 	calls_str(w, "response_model", call->response_model);
 	jsonw_bool(w, "stream", call->stream);
 	calls_usage(w, call);
-	if (calls_cost(c, call, &usd))
+	c->priced = calls_cost(c, call, &usd);
+	if (c->priced)
 		jsonw_real(w, "cost_usd", usd, CALLS_REAL_DIGITS);
 	else
 		jsonw_null(w, "cost_usd");
@@ -488,14 +527,12 @@ json_t *calls_record(struct calls *c, const struct http_exchange *ex)
 static void calls_count(struct calls *c, const struct http_exchange *ex,
 			const struct llm_call *call)
 {
-	double usd;
-
 	c->stats.llm_calls++;
 	if (call->err_type)
 		c->stats.failed++;
 	if (ex->incomplete)
 		c->stats.incomplete++;
-	if (call->has_usage && !calls_cost(c, call, &usd))
+	if (call->has_usage && !c->priced)
 		c->stats.unpriced++;
 }
 

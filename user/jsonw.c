@@ -7,6 +7,8 @@
 #include "jsonw.h"
 
 #define JSONW_CAP_MIN 4096
+/* Keys up to this long are written in one copy. */
+#define JSONW_KEY_FAST 64
 /* The longest number printed: a u64, an i64 or a %.17g double. */
 #define JSONW_NUM_MAX 32
 
@@ -33,16 +35,17 @@ static bool jsonw_room(struct jsonw *w, size_t n)
 
 static void jsonw_put(struct jsonw *w, const char *s, size_t n)
 {
-	if (!jsonw_room(w, n))
+	if (w->len + n + 1 > w->cap && !jsonw_room(w, n))
 		return;
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
-	w->buf[w->len] = '\0';
 }
 
 static void jsonw_putc(struct jsonw *w, char ch)
 {
-	jsonw_put(w, &ch, 1);
+	if (w->len + 2 > w->cap && !jsonw_room(w, 1))
+		return;
+	w->buf[w->len++] = ch;
 }
 
 /* \n for a newline and the like, so bodies stay readable; 0 if the
@@ -98,17 +101,43 @@ static void jsonw_escaped(struct jsonw *w, const char *s, size_t n)
 	jsonw_put(w, s + run, n - run);
 }
 
+/* Whether s needs no escape: keys written by the code never do. */
+static bool jsonw_plain(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == '"' || ch == '\\')
+			return false;
+	}
+	return true;
+}
+
 /* The comma and the key before a value. */
 static void jsonw_key(struct jsonw *w, const char *key)
 {
+	char buf[JSONW_KEY_FAST];
+	size_t n, k = 0;
+
 	if (w->more[w->depth])
-		jsonw_putc(w, ',');
+		buf[k++] = ',';
 	w->more[w->depth] = true;
-	if (!key)
+	n = key ? strlen(key) : 0;
+	if (key && (n + 4 > sizeof(buf) || !jsonw_plain(key, n))) {
+		jsonw_put(w, buf, k);
+		jsonw_putc(w, '"');
+		jsonw_escaped(w, key, n);
+		jsonw_put(w, "\":", 2);
 		return;
-	jsonw_putc(w, '"');
-	jsonw_escaped(w, key, strlen(key));
-	jsonw_put(w, "\":", 2);
+	}
+	if (key) {
+		buf[k++] = '"';
+		memcpy(buf + k, key, n);
+		k += n;
+		buf[k++] = '"';
+		buf[k++] = ':';
+	}
+	jsonw_put(w, buf, k);
 }
 
 void jsonw_reset(struct jsonw *w)
@@ -117,8 +146,6 @@ void jsonw_reset(struct jsonw *w)
 	w->depth = 0;
 	w->failed = false;
 	memset(w->more, 0, sizeof(w->more));
-	if (w->buf)
-		w->buf[0] = '\0';
 }
 
 void jsonw_free(struct jsonw *w)
@@ -131,6 +158,8 @@ const char *jsonw_text(const struct jsonw *w, size_t *len)
 {
 	if (w->failed || !w->buf)
 		return NULL;
+	/* Every put leaves room for it. */
+	w->buf[w->len] = '\0';
 	*len = w->len;
 	return w->buf;
 }
