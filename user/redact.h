@@ -29,6 +29,11 @@ char *redact_path(const char *path);
  * NUL-terminated; NULL on allocation failure. */
 char *redact_body(const char *text, size_t len, size_t limit, bool *cut);
 
+/* Whether text is left as it is by redact_body: too short to hold a
+ * key and plain ASCII, so the copy can be skipped. A false answer
+ * says nothing. */
+bool redact_text_is_plain(const char *text, size_t len);
+
 /* Headers as a JSON object, secrets masked; repeated names are joined
  * with ", ". NULL on allocation failure. */
 json_t *redact_headers_json(const struct hdr_list *l);
