@@ -53,8 +53,10 @@ static void get_str(const struct recline *o, const char *key, char *out,
 		    size_t len)
 {
 	const char *s = recline_str(o, key);
+	size_t n = s ? strnlen(s, len - 1) : 0;
 
-	snprintf(out, len, "%s", s ? s : "");
+	memcpy(out, s ? s : "", n);
+	out[n] = '\0';
 }
 
 static int parse_task(const struct recline *o, struct ev_task *t)

@@ -286,6 +286,26 @@ static void test_recline(void **state)
 		same_as_jansson(lines[i], "k");
 }
 
+/* The fast path reads strings eight bytes at a time: a line with any
+ * byte value at any place of a long string reads as jansson reads it,
+ * valid or not. */
+static void test_recline_every_byte(void **state)
+{
+	char line[128];
+
+	for (int ch = 1; ch < 256; ch++) {
+		for (int at = 0; at < 20; at++) {
+			char s[21];
+
+			memset(s, 'a', 20);
+			s[20] = '\0';
+			s[at] = (char)ch;
+			snprintf(line, sizeof(line), "{\"k\":\"%s\"}", s);
+			same_as_jansson(line, "k");
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_recline),
+		cmocka_unit_test(test_recline_every_byte),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
