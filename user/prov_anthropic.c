@@ -68,6 +68,19 @@ static void ant_event(struct llm_call *c, const struct sse_event *ev,
 		prov_mark_content(c, ev->ts_ns);
 }
 
+/* Text deltas after the first: only usage or an error would matter,
+ * and those have their own events. */
+static bool ant_idle(const struct llm_call *c, const struct sse_event *ev)
+{
+	static const char *const words[] = {
+		"\"usage\"", "\"error\"", "\"message_start\"",
+		"\"message_delta\"",
+	};
+
+	return c->has_ttft && strcmp(ev->type, "content_block_delta") == 0 &&
+	       !prov_event_mentions(ev, words, 4);
+}
+
 /* Anthropic counts cache reads and writes apart from input_tokens;
  * the normalised input includes them. */
 static void ant_usage(const struct prov_counts *u, struct llm_usage *out)
@@ -90,5 +103,6 @@ const struct prov_ops prov_anthropic_ops = {
 	.request = ant_request,
 	.response = ant_response,
 	.event = ant_event,
+	.idle = ant_idle,
 	.usage = ant_usage,
 };

@@ -118,6 +118,19 @@ static void oai_event(struct llm_call *c, const struct sse_event *ev,
 		oai_chunk(c, ev, v, data);
 }
 
+/* A chat chunk after the first content, with the model and id known,
+ * matters only for usage or an error; a Responses API event (it has a
+ * "type") is always read. */
+static bool oai_idle(const struct llm_call *c, const struct sse_event *ev)
+{
+	static const char *const words[] = {
+		"\"usage\"", "\"error\"", "\"type\"",
+	};
+
+	return c->has_ttft && c->response_model && c->body_id &&
+	       !prov_event_mentions(ev, words, 3);
+}
+
 /* Cached and reasoning tokens are reported inside the totals. */
 static void oai_usage(const struct prov_counts *u, struct llm_usage *out)
 {
@@ -146,5 +159,6 @@ const struct prov_ops prov_openai_ops = {
 	.request = oai_request,
 	.response = oai_response,
 	.event = oai_event,
+	.idle = oai_idle,
 	.usage = oai_usage,
 };

@@ -111,6 +111,9 @@ struct prov_ops {
 	/* One stream event; data is JV_NONE when it is not JSON. */
 	void (*event)(struct llm_call *c, const struct sse_event *ev,
 		      const struct jview *v, int data);
+	/* An event that can change nothing more (text after the first,
+	 * with the model and id known): counted, not read. May be NULL. */
+	bool (*idle)(const struct llm_call *c, const struct sse_event *ev);
 	/* The counts to the normalised form. */
 	void (*usage)(const struct prov_counts *raw, struct llm_usage *u);
 	/* The dialect streams newline-delimited JSON: each line of a
@@ -146,6 +149,10 @@ void prov_set_count(struct llm_call *c, const char *key, uint64_t value);
 /* A count by the dialect's name ("a.b" for nested), 0 if absent. */
 uint64_t prov_count(const struct prov_counts *raw, const char *key);
 bool prov_has_count(const struct prov_counts *raw, const char *key);
+/* Whether an event's data mentions any of the quoted words (e.g.
+ * "\"usage\""): a cheap test before reading it. */
+bool prov_event_mentions(const struct sse_event *ev,
+			 const char *const *words, size_t n);
 /* A content-carrying event arrived at ts_ns: the first sets ttft. */
 void prov_mark_content(struct llm_call *c, uint64_t ts_ns);
 
