@@ -220,10 +220,12 @@ void recline_free(struct recline *rl)
 static const struct recline_field *rl_find(const struct recline *rl,
 					   const char *key)
 {
-	/* The first byte first: most keys differ there. */
+	/* Two bytes first: most keys differ there. */
 	for (size_t i = rl->n; i > 0; i--) {
-		if (rl->f[i - 1].key[0] == key[0] &&
-		    strcmp(rl->f[i - 1].key, key) == 0)
+		const char *k = rl->f[i - 1].key;
+
+		if (k[0] == key[0] && (!k[0] || (k[1] == key[1] &&
+						 strcmp(k, key) == 0)))
 			return &rl->f[i - 1];
 	}
 	return NULL;

@@ -27,6 +27,8 @@ struct reader {
 	char *blk;	/* REPLAY_BLOCK bytes of the file */
 	size_t blk_pos;
 	size_t blk_len;
+	uint8_t *data;	/* the current data line's bytes, decoded */
+	size_t data_cap;
 };
 
 static int get_u64(const struct recline *o, const char *key, uint64_t *out)
@@ -138,8 +140,26 @@ static bool b64_plain(const char *s, size_t slen, uint8_t *buf)
 	return b64_quad(last, buf + i / 4 * 3);
 }
 
-/* Decoded bytes in *out (caller frees), or a negative errno. */
-static int base64_decode(const char *s, uint8_t **out, size_t *len)
+/* Room for n bytes in the reader's buffer for decoded data, which is
+ * kept from line to line. */
+static uint8_t *data_room(struct reader *r, size_t n)
+{
+	uint8_t *b;
+
+	if (n <= r->data_cap)
+		return r->data;
+	b = realloc(r->data, n);
+	if (!b)
+		return NULL;
+	r->data = b;
+	r->data_cap = n;
+	return b;
+}
+
+/* Decodes s into the reader's data buffer: *len bytes at *out, valid
+ * until the next line. 0 or a negative errno. */
+static int base64_decode(struct reader *r, const char *s, uint8_t **out,
+			 size_t *len)
 {
 	size_t slen = strlen(s), pad = 0;
 	uint8_t *buf;
@@ -147,15 +167,13 @@ static int base64_decode(const char *s, uint8_t **out, size_t *len)
 
 	if (slen % 4)
 		return -EINVAL;
-	buf = malloc(slen / 4 * 3 + 1);
+	buf = data_room(r, slen / 4 * 3 + 1);
 	if (!buf)
 		return -ENOMEM;
 	n = b64_plain(s, slen, buf) ? (int)(slen / 4 * 3) :
 		EVP_DecodeBlock(buf, (const unsigned char *)s, (int)slen);
-	if (n < 0) {
-		free(buf);
+	if (n < 0)
 		return -EINVAL;
-	}
 	/* EVP_DecodeBlock counts the padding as zero bytes. */
 	while (pad < 2 && slen > pad && s[slen - 1 - pad] == '=')
 		pad++;
@@ -164,7 +182,8 @@ static int base64_decode(const char *s, uint8_t **out, size_t *len)
 	return 0;
 }
 
-static int replay_data(const struct recline *o, const struct ev_sink *sink)
+static int replay_data(struct reader *r, const struct recline *o,
+		       const struct ev_sink *sink)
 {
 	struct ev_data ev = { 0 };
 	const char *dir = recline_str(o, "dir");
@@ -180,13 +199,12 @@ static int replay_data(const struct recline *o, const struct ev_sink *sink)
 		return -EINVAL;
 	ev.dir = strcmp(dir, "read") == 0 ? EV_DIR_READ : EV_DIR_WRITE;
 	ev.truncated = recline_true(o, "truncated");
-	err = base64_decode(b64, &bytes, &ev.len);
+	err = base64_decode(r, b64, &bytes, &ev.len);
 	if (err)
 		return err;
 	ev.data = bytes;
 	if (sink->on_data)
 		sink->on_data(sink->ctx, &ev);
-	free(bytes);
 	return 0;
 }
 
@@ -254,14 +272,15 @@ static int replay_loss(const struct recline *o, const struct ev_sink *sink)
 	return 0;
 }
 
-static int replay_object(const struct recline *o, const struct ev_sink *sink)
+static int replay_object(struct reader *r, const struct recline *o,
+			 const struct ev_sink *sink)
 {
 	const char *type = recline_str(o, "type");
 
 	if (!type)
 		return -EINVAL;
 	if (strcmp(type, "data") == 0)
-		return replay_data(o, sink);
+		return replay_data(r, o, sink);
 	if (strcmp(type, "conn") == 0)
 		return replay_conn(o, sink);
 	if (strcmp(type, "proc") == 0)
@@ -352,7 +371,7 @@ static void replay_line(struct reader *r, const char *path,
 		warn_bad(st, path, "not JSON");
 		return;
 	}
-	res = replay_object(&o, sink);
+	res = replay_object(r, &o, sink);
 	if (res < 0)
 		warn_bad(st, path, "not a valid llmtap record");
 	else if (res == 0)
@@ -391,6 +410,7 @@ int replay_file(const char *path, const struct ev_sink *sink,
 			 st->bad_lines);
 	free(r.buf);
 	free(r.blk);
+	free(r.data);
 	if (r.in != stdin)
 		fclose(r.in);
 	return res < 0 ? res : 0;
