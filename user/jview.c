@@ -32,6 +32,12 @@ static bool jv_valid(const struct jview *v, int i)
 	return i >= 0 && i < v->ntok;
 }
 
+/* A freed token array of the first size, kept for the next view on
+ * the same thread: a call reads two or three bodies, and a fresh
+ * array each time cost a malloc large enough to make glibc tidy its
+ * free lists. */
+static __thread struct jv_token *jv_spare;
+
 static int jv_grow(struct jview *v)
 {
 	int cap = v->cap ? 2 * v->cap : JV_TOKENS_FIRST;
@@ -94,6 +100,11 @@ int jview_parse(struct jview *v, const char *js, size_t len)
 	v->ntok = 0;
 	if (len >= (size_t)INT32_MAX)
 		return -EINVAL;	/* jsmn counts in int */
+	if (!v->tok && jv_spare) {
+		v->tok = jv_spare;
+		v->cap = JV_TOKENS_FIRST;
+		jv_spare = NULL;
+	}
 	if (!v->tok && (err = jv_grow(v)))
 		return err;
 	jsmn_init(&p);
@@ -115,7 +126,10 @@ int jview_parse(struct jview *v, const char *js, size_t len)
 
 void jview_free(struct jview *v)
 {
-	free(v->tok);
+	if (v->cap == JV_TOKENS_FIRST && !jv_spare)
+		jv_spare = v->tok;
+	else
+		free(v->tok);
 	memset(v, 0, sizeof(*v));
 }
 
