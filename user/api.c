@@ -194,6 +194,16 @@ static int api_filter(struct api_req *r, struct store_filter *f)
 
 /* ---- handlers ---- */
 
+/* Capture losses, and connections the pipeline stopped following. */
+static json_t *api_losses(const struct prom_totals *t)
+{
+	return json_pack("{s:I, s:I, s:I, s:I}", "ringbuf_drops",
+			 (json_int_t)t->ringbuf_drops, "truncated_calls",
+			 (json_int_t)t->truncated_calls, "read_failures",
+			 (json_int_t)t->read_failures, "connections_evicted",
+			 (json_int_t)t->conns_evicted);
+}
+
 static void api_healthz(struct api_req *r)
 {
 	struct metrics_stats ms;
@@ -204,13 +214,11 @@ static void api_healthz(struct api_req *r)
 	prom_totals(r->api->prom, &t);
 	metrics_stats(r->api->metrics, &ms);
 	out = json_pack(
-		"{s:s, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:b}", "status", "ok",
+		"{s:s, s:I, s:I, s:o, s:I, s:b}", "status", "ok",
 		"uptime_s", (json_int_t)(api_mono_s() - r->api->started_s),
-		"calls", (json_int_t)t.calls, "losses", "ringbuf_drops",
-		(json_int_t)t.ringbuf_drops, "truncated_calls",
-		(json_int_t)t.truncated_calls, "read_failures",
-		(json_int_t)t.read_failures, "series",
-		(json_int_t)ms.series, "store", r->api->store != NULL);
+		"calls", (json_int_t)t.calls, "losses", api_losses(&t),
+		"series", (json_int_t)ms.series, "store",
+		r->api->store != NULL);
 	if (out && r->api->health)
 		extra = r->api->health(r->api->health_ctx);
 	if (extra)

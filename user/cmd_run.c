@@ -34,6 +34,14 @@
 #define RUN_DB_MAX_MB 1024
 #define RUN_SECONDS_PER_DAY 86400ull
 #define RUN_BYTES_PER_MB (1ull << 20)
+/*
+ * --max-conns at most: an idle HTTP/1.1 connection costs the pipeline
+ * about 3 KiB (10,000 of them, tests/e2e/test_faults.py), so a cap
+ * past 16 Mi connections (some 48 GiB) would bound nothing.
+ */
+#define RUN_CONNS_LIMIT (1ull << 24)
+#define RUN_STR(x) #x
+#define RUN_XSTR(x) RUN_STR(x)
 
 static const char run_usage[] =
 	"usage: llmtap run [options]\n"
@@ -73,6 +81,10 @@ static const char run_usage[] =
 	"                          http://127.0.0.1:4318/v1/traces\n"
 	"      --otlp-header K:V   a header for every OTLP request, e.g.\n"
 	"                          'Authorization:Bearer T' (repeatable)\n"
+	"      --max-conns N       connections followed at once (default\n"
+	"                          " RUN_XSTR(PIPELINE_CONNS_MAX)
+	"); past N the least recently used\n"
+	"                          one is dropped, and counted\n"
 	CLI_CAPTURE_USAGE;
 
 static const char replay_usage[] =
@@ -106,6 +118,7 @@ enum {
 	OPT_OTLP,
 	OPT_OTLP_HEADER,
 	OPT_QUOTA,
+	OPT_MAX_CONNS,
 };
 
 static const struct option run_opts[] = {
@@ -126,6 +139,7 @@ static const struct option run_opts[] = {
 	{ "otlp", required_argument, NULL, OPT_OTLP },
 	{ "otlp-header", required_argument, NULL, OPT_OTLP_HEADER },
 	{ "quota", required_argument, NULL, OPT_QUOTA },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	CLI_CAPTURE_LONG_OPTS,
 	{ 0 },
 };
@@ -145,6 +159,7 @@ struct stack {
 	struct quota_run *quotas;	/* run only; NULL otherwise */
 	/* Set once capture runs; read by the API thread (/healthz). */
 	struct capture *cap;
+	uint64_t evicted_seen;	/* the pipeline's count at the last tick */
 };
 
 /* Where calls are stored; use false: --no-db, or replay without --db. */
@@ -164,6 +179,7 @@ struct run_args {
 	struct otlp_opts otlp;	/* url NULL: no --otlp */
 	struct quota_rule quotas[QUOTA_RULES_MAX];	/* --quota */
 	size_t n_quotas;
+	size_t conns_max;	/* --max-conns; 0: PIPELINE_CONNS_MAX */
 	unsigned duration;
 };
 
@@ -196,11 +212,13 @@ static void stack_on_event(void *ctx, const json_t *ev)
 }
 
 /* live: the pids are this host's, so /proc may name them. A replay's
- * pids belong to the recording host and must not be looked up here. */
+ * pids belong to the recording host and must not be looked up here.
+ * conns_max: the pipeline's cap, 0 for its default. */
 static int stack_open(struct stack *s, const struct calls_opts *co,
-		      const struct db_args *db, bool live)
+		      const struct db_args *db, bool live, size_t conns_max)
 {
-	struct pipeline_opts po = { .no_procfs = !live };
+	struct pipeline_opts po = { .no_procfs = !live,
+				    .conns_max = conns_max };
 	struct calls_opts o = *co;
 
 	if (db->use) {
@@ -248,11 +266,31 @@ static void stack_close(struct stack *s)
 	store_close(s->store);
 }
 
+/* Evictions since the last tick: logged at most once a second, as
+ * capture losses are, and counted for Prometheus and /healthz. */
+static void stack_note_evictions(struct stack *s)
+{
+	struct pipeline_stats st;
+	uint64_t n;
+
+	pipeline_get_stats(s->pipe, &st);
+	n = st.evicted - s->evicted_seen;
+	if (n == 0)
+		return;
+	s->evicted_seen = st.evicted;
+	log_warn("%" PRIu64 " connections evicted in the last second (%"
+		 PRIu64 " in all); --max-conns raises the cap", n,
+		 st.evicted);
+	if (s->prom)
+		prom_add_evicted(s->prom, n);
+}
+
 static void stack_tick(void *ctx, uint64_t now_ns)
 {
 	struct stack *s = ctx;
 
 	pipeline_tick(s->pipe, now_ns);
+	stack_note_evictions(s);
 	if (s->store)
 		store_flush(s->store);
 	if (s->alerts) {
@@ -496,6 +534,26 @@ static int db_opt(int opt, const char *arg, struct db_args *db)
 	return 0;
 }
 
+/* --max-conns N: 1 if opt was it, -1 on a bad value. */
+static int conns_opt(int opt, const char *arg, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (opt != OPT_MAX_CONNS)
+		return 0;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v == 0 ||
+	    v > RUN_CONNS_LIMIT) {
+		log_err("--max-conns: not a number from 1 to %llu: %s",
+			RUN_CONNS_LIMIT, arg);
+		return -1;
+	}
+	*out = (size_t)v;
+	return 1;
+}
+
 /* Attached: what is left to do needs far less than root. A failure
  * costs the hardening, not the capture. */
 static void run_drop_privs(void)
@@ -533,6 +591,8 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 			res = otlp_opt(opt, optarg, &a->otlp);
 		if (res == 0)
 			res = quota_opt(opt, optarg, a);
+		if (res == 0)
+			res = conns_opt(opt, optarg, &a->conns_max);
 		if (res < 0)
 			return 2;
 		if (res > 0)
@@ -566,7 +626,7 @@ int cmd_run(int argc, char **argv)
 
 	/* Output stages, then capture, then poll until told to stop. */
 	a.db.opts.pricing_path = a.calls.pricing_path;
-	if (stack_open(&s, &a.calls, &a.db, true))
+	if (stack_open(&s, &a.calls, &a.db, true, a.conns_max))
 		return 1;
 	sink = run_sink(&s);
 	cap = alert_run_start(a.config_path, s.calls, &s.alerts) ||
@@ -628,7 +688,7 @@ int cmd_replay(int argc, char **argv)
 	}
 
 	db.opts.pricing_path = co.pricing_path;
-	if (stack_open(&s, &co, &db, false))
+	if (stack_open(&s, &co, &db, false, 0))
 		return 1;
 	sink = pipeline_ev_sink(s.pipe);
 	err = replay_file(argv[optind], &sink, &st);

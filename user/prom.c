@@ -234,6 +234,13 @@ void prom_add_losses(struct prom *p, uint64_t ringbuf_drops,
 	pthread_mutex_unlock(&p->lock);
 }
 
+void prom_add_evicted(struct prom *p, uint64_t conns)
+{
+	pthread_mutex_lock(&p->lock);
+	p->totals.conns_evicted += conns;
+	pthread_mutex_unlock(&p->lock);
+}
+
 void prom_totals(struct prom *p, struct prom_totals *out)
 {
 	pthread_mutex_lock(&p->lock);
@@ -394,6 +401,10 @@ static void p_capture_render(FILE *f, const struct prom_totals *t)
 	p_plain(f, "llmtap_capture_read_failures_total",
 		"TLS buffers BPF could not read from user memory.",
 		t->read_failures);
+	p_plain(f, "llmtap_connections_evicted_total",
+		"Connections no longer followed, to stay under --max-conns; "
+		"their waiting calls are written as incomplete.",
+		t->conns_evicted);
 	p_plain(f, "llmtap_label_sets_folded_total",
 		"Calls counted under model and process \"other\" past the "
 		"label set limit.", t->folded);

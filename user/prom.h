@@ -11,6 +11,7 @@
  *   llmtap_capture_ringbuf_drops_total,
  *   llmtap_capture_truncated_calls_total,
  *   llmtap_capture_read_failures_total;
+ *   llmtap_connections_evicted_total;
  *   llmtap_label_sets_folded_total.
  *
  * Label sets are bounded: the first PROM_MAX_LABEL_SETS seen get their
@@ -39,6 +40,7 @@ struct prom_totals {
 	uint64_t ringbuf_drops;
 	uint64_t truncated_calls;
 	uint64_t read_failures;
+	uint64_t conns_evicted;	/* past the pipeline's --max-conns */
 	uint64_t folded;	/* calls counted under a folded label set */
 };
 
@@ -53,6 +55,8 @@ int prom_add(struct prom *p, const json_t *rec);
 /* Adds capture losses (deltas, as struct ev_loss carries them). */
 void prom_add_losses(struct prom *p, uint64_t ringbuf_drops,
 		     uint64_t truncated_calls, uint64_t read_failures);
+/* Adds connections the pipeline evicted (a delta, like the above). */
+void prom_add_evicted(struct prom *p, uint64_t conns);
 
 /* The exposition text, NUL-terminated, for the caller to free(); its
  * length in *len. NULL when out of memory. */

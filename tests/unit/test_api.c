@@ -170,7 +170,8 @@ static json_t *record(const char *model, const char *user,
 	return r;
 }
 
-/* Two calls in the store, the same two in metrics and prom. */
+/* Two calls in the store, the same two in metrics and prom; and 7
+ * connections evicted, for /healthz's losses. */
 static void fill(void)
 {
 	struct store_opts so = { .path = t.db };
@@ -189,6 +190,7 @@ static void fill(void)
 	}
 	assert_int_equal(store_flush(s), 0);
 	store_close(s);
+	prom_add_evicted(t.prom, 7);
 }
 
 static int setup(void **state)
@@ -230,12 +232,15 @@ static int teardown(void **state)
 
 static void test_healthz(void **state)
 {
-	json_t *v = get("/healthz", 200);
+	json_t *v = get("/healthz", 200), *losses;
 
 	assert_string_equal(json_string_value(json_object_get(v, "status")),
 			    "ok");
 	assert_int_equal(json_integer_value(json_object_get(v, "calls")), 2);
-	assert_true(json_is_object(json_object_get(v, "losses")));
+	losses = json_object_get(v, "losses");
+	assert_true(json_is_object(losses));
+	assert_int_equal(json_integer_value(json_object_get(
+				 losses, "connections_evicted")), 7);
 	assert_true(json_is_true(json_object_get(v, "store")));
 	json_decref(v);
 }

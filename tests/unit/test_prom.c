@@ -110,8 +110,8 @@ static void check_format(const char *text)
 		line = nl + 1;
 	}
 	/* requests, errors, incomplete, tokens, cost, 2 histograms,
-	 * 3 capture counters, folded. */
-	assert_int_equal(types, 11);
+	 * 3 capture counters, evicted, folded. */
+	assert_int_equal(types, 12);
 }
 
 static void test_counts_and_format(void **state)
@@ -217,6 +217,32 @@ static void test_folding(void **state)
 	prom_free(p);
 }
 
+/* Evictions arrive as deltas each housekeeping tick; the counter
+ * is there, at 0, before the first. */
+static void test_evicted(void **state)
+{
+	const char *name = "llmtap_connections_evicted_total";
+	struct prom *p = prom_new();
+	struct prom_totals t;
+	char *text;
+
+	text = prom_render(p, NULL);
+	check_format(text);
+	assert_true(sample(text, name) == 0);
+	free(text);
+
+	prom_add_evicted(p, 9000);
+	prom_add_evicted(p, 0);
+	prom_add_evicted(p, 1);
+	prom_totals(p, &t);
+	assert_int_equal(t.conns_evicted, 9001);
+	text = prom_render(p, NULL);
+	check_format(text);
+	assert_true(sample(text, name) == 9001);
+	free(text);
+	prom_free(p);
+}
+
 static void test_bad_input(void **state)
 {
 	struct prom *p = prom_new();
@@ -246,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_histograms),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_folding),
+		cmocka_unit_test(test_evicted),
 		cmocka_unit_test(test_bad_input),
 	};
 
