@@ -202,6 +202,24 @@ def config_seeds():
     return seeds
 
 
+def jview_seeds():
+    """Whole JSON texts (no framing): bodies, events, escapes."""
+    return {
+        "chat": (b'{"model":"gpt-4o-mini","stream":true,"stream_options":'
+                 b'{"include_usage":true},"messages":[{"role":"system",'
+                 b'"content":"Be brief."},{"role":"user","content":'
+                 b'"caf\\u00e9 \\ud83d\\ude00 \\"q\\""}],"user":"u1",'
+                 b'"n":3}'),
+        "anthropic": (b'{"type":"message_delta","delta":{"stop_reason":'
+                      b'"end_turn"},"usage":{"output_tokens":15,'
+                      b'"cache_creation":{"ephemeral_1h_input_tokens":2}}}'),
+        "array": (b'[{"candidates":[{"content":{"parts":[{"text":"a"}]}}],'
+                  b'"usageMetadata":{"promptTokenCount":4}},[],null,true,'
+                  b'false,-1,1.5e3]'),
+        "escapes": b'{"k":"\\b\\f\\n\\r\\t\\/\\\\","e":{},"a":[[[[]]]]}',
+    }
+
+
 def main():
     for target, seeds in [("fuzz_http1", http1_seeds()),
                           ("fuzz_http2", http2_seeds()),
@@ -209,7 +227,8 @@ def main():
                           ("fuzz_decode", decode_seeds()),
                           ("fuzz_scrub", scrub_seeds()),
                           ("fuzz_replay", replay_seeds()),
-                          ("fuzz_config", config_seeds())]:
+                          ("fuzz_config", config_seeds()),
+                          ("fuzz_jview", jview_seeds())]:
         for name, blob in seeds.items():
             put(target, name, blob)
     for name, blob in [("openai", SSE_OPENAI), ("anthropic", SSE_ANTHROPIC),
