@@ -625,6 +625,7 @@ struct calls *calls_new(const struct calls_opts *o)
 	c->out = output_open(o->out_path, o->rotate_bytes, o->rotate_keep);
 	if (!c->out)
 		goto fail;
+	output_hold(c->out, o->out_hold);
 	log_debug("calls: %zu prices, updated %s", pricing_count(c->pricing),
 		  pricing_updated(c->pricing));
 	return c;

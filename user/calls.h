@@ -24,6 +24,9 @@ struct calls_opts {
 	size_t rotate_bytes;	/* 0 = never rotate */
 	int rotate_keep;	/* old files kept: FILE.1 ... FILE.N */
 	const char *pricing_path;	/* NULL = the shipped table only */
+	/* Lines gathered per write (output_hold); 0: a write a line, as
+	 * a live daemon wants. */
+	size_t out_hold;
 	bool bodies;	/* add request_body, response_body, headers */
 	size_t body_limit;	/* 0 = CALLS_BODY_LIMIT_DEFAULT */
 	/* Called with each record before it is written, e.g. for

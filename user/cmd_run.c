@@ -34,6 +34,8 @@
 #define RUN_DB_MAX_MB 1024
 #define RUN_SECONDS_PER_DAY 86400ull
 #define RUN_BYTES_PER_MB (1ull << 20)
+/* A replay's output goes out in writes of up to this much. */
+#define REPLAY_OUT_HOLD (256u << 10)
 /*
  * --max-conns at most: an idle HTTP/1.1 connection costs the pipeline
  * about 3 KiB (10,000 of them, tests/e2e/test_faults.py), so a cap
@@ -688,6 +690,7 @@ int cmd_replay(int argc, char **argv)
 	}
 
 	db.opts.pricing_path = co.pricing_path;
+	co.out_hold = REPLAY_OUT_HOLD;
 	if (stack_open(&s, &co, &db, false, 0))
 		return 1;
 	sink = pipeline_ev_sink(s.pipe);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@ struct output {
 	int keep;
 	uint64_t lines;
 	uint64_t rotations;
+	char *held;	/* lines gathered for one write; NULL: none */
+	size_t held_len;
+	size_t held_cap;
 };
 
 static int output_reopen(struct output *o)
@@ -66,6 +70,10 @@ void output_close(struct output *o)
 {
 	if (!o)
 		return;
+	if (output_flush(o))
+		log_warn("output %s: lines lost at close",
+			 o->path ? o->path : "stdout");
+	free(o->held);
 	if (o->path && o->fd >= 0)
 		close(o->fd);
 	free(o->path);
@@ -94,7 +102,10 @@ static void output_name(char *buf, size_t len, const char *path, int n)
 static int output_rotate(struct output *o)
 {
 	char from[PATH_MAX], to[PATH_MAX];
+	int err = output_flush(o);
 
+	if (err)
+		return err;
 	close(o->fd);
 	o->fd = -1;
 	for (int i = o->keep; i > 0; i--) {
@@ -126,12 +137,55 @@ static int output_write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+void output_hold(struct output *o, size_t bytes)
+{
+	if (o->held || !bytes)
+		return;
+	o->held = malloc(bytes);
+	o->held_cap = o->held ? bytes : 0;
+}
+
+int output_flush(struct output *o)
+{
+	int err;
+
+	if (!o->held_len)
+		return 0;
+	if (o->fd < 0 && output_reopen(o))
+		return -EIO;
+	err = output_write_all(o->fd, o->held, o->held_len);
+	o->held_len = 0;
+	return err;
+}
+
+/* Adds the line to what is held; false when it does not fit even in
+ * an empty buffer. */
+static bool output_gather(struct output *o, const char *line, size_t len,
+			  int *err)
+{
+	*err = 0;
+	if (len + 1 > o->held_cap)
+		return false;
+	if (o->held_len + len + 1 > o->held_cap)
+		*err = output_flush(o);
+	memcpy(o->held + o->held_len, line, len);
+	o->held[o->held_len + len] = '\n';
+	o->held_len += len + 1;
+	return true;
+}
+
 static int output_emit(struct output *o, const char *line, size_t len)
 {
 	char stack[OUTPUT_STACK_LINE];
-	char *buf = len + 1 <= sizeof(stack) ? stack : malloc(len + 1);
+	char *buf;
 	int err;
 
+	if (o->held && output_gather(o, line, len, &err))
+		return err;
+	err = output_flush(o);	/* lines stay in order */
+	if (err)
+		return err;
+	buf = len + 1 <= sizeof(stack) ? stack : malloc(len + 1);
 	if (!buf)
 		return -ENOMEM;
 	memcpy(buf, line, len);
