@@ -17,7 +17,6 @@
 #include "redact.h"
 #include "session_infer.h"
 
-#define CALLS_NS_PER_MS 1e6
 #define CALLS_NS_PER_US 1000
 #define CALLS_NS_PER_S 1000000000ull
 /* Durations in ms and costs in USD need no more digits than this. */
@@ -85,12 +84,10 @@ static void calls_str_or_null(struct jsonw *w, const char *key,
 	calls_str(w, key, s && s[0] ? s : NULL);
 }
 
+/* Milliseconds to the microsecond. */
 static void calls_ms(struct jsonw *w, const char *key, uint64_t ns)
 {
-	jsonw_real(w, key,
-		   round((double)ns / CALLS_NS_PER_US) /
-			   (CALLS_NS_PER_MS / CALLS_NS_PER_US),
-		   CALLS_REAL_DIGITS);
+	jsonw_milli(w, key, (ns + CALLS_NS_PER_US / 2) / CALLS_NS_PER_US);
 }
 
 /* RFC 3339, UTC, microseconds. */

@@ -253,6 +253,29 @@ void jsonw_real(struct jsonw *w, const char *key, double v, int digits)
 	jsonw_put(w, buf, strlen(buf));
 }
 
+void jsonw_milli(struct jsonw *w, const char *key, uint64_t thousandths)
+{
+	char buf[JSONW_NUM_MAX];
+	char *end = buf + sizeof(buf);
+	char *p;
+	unsigned frac = (unsigned)(thousandths % 1000);
+	int digits = 3;
+
+	/* The fraction's digits, trailing zeros dropped, at least one. */
+	while (digits > 1 && frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	for (int i = 0; i < digits; i++) {
+		*--end = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	*--end = '.';
+	p = jsonw_digits(thousandths / 1000, end);
+	jsonw_key(w, key);
+	jsonw_put(w, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 void jsonw_bool(struct jsonw *w, const char *key, bool v)
 {
 	jsonw_key(w, key);

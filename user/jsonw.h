@@ -40,6 +40,8 @@ void jsonw_u64(struct jsonw *w, const char *key, uint64_t v);
 void jsonw_i64(struct jsonw *w, const char *key, int64_t v);
 /* %.*g with digits significant digits, always with a '.' or 'e'. */
 void jsonw_real(struct jsonw *w, const char *key, double v, int digits);
+/* thousandths / 1000 exactly, as a real: "12.5", "3.0". */
+void jsonw_milli(struct jsonw *w, const char *key, uint64_t thousandths);
 void jsonw_bool(struct jsonw *w, const char *key, bool v);
 void jsonw_null(struct jsonw *w, const char *key);
 /* json is already a JSON text (e.g. printed by jansson). */

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,32 @@ static void test_reals(void **state)
 	jsonw_free(&w);
 }
 
+/* Milliseconds to the microsecond: exact digits, always a real. */
+static void test_milli(void **state)
+{
+	static const struct {
+		uint64_t thousandths;
+		const char *text;
+	} cases[] = {
+		{ 0, "0.0" },	   { 5, "0.005" },     { 10, "0.01" },
+		{ 1000, "1.0" },   { 1500, "1.5" },    { 1234567, "1234.567" },
+		{ 999999, "999.999" },
+	};
+	char want[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct jsonw w = { 0 };
+		size_t len;
+
+		jsonw_open(&w, NULL);
+		jsonw_milli(&w, "ms", cases[i].thousandths);
+		jsonw_close(&w);
+		snprintf(want, sizeof(want), "{\"ms\":%s}", cases[i].text);
+		assert_string_equal(jsonw_text(&w, &len), want);
+		jsonw_free(&w);
+	}
+}
+
 /* A reset writer starts a new text in the same buffer; a long one
  * grows it. */
 static void test_reset_and_growth(void **state)
@@ -148,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_nesting_and_types),
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_reals),
+		cmocka_unit_test(test_milli),
 		cmocka_unit_test(test_reset_and_growth),
 	};
 
