@@ -284,6 +284,40 @@ bool jv_has_escape(const struct jview *v, int i)
 	return s && memchr(s, '\\', n);
 }
 
+#define JV_ONES 0x0101010101010101ull
+#define JV_HIGHS 0x8080808080808080ull
+
+/* Whether any of the eight bytes of w is a control byte or a
+ * backslash, all at once (exact as a yes or no). */
+static bool jv_word_unplain(uint64_t w)
+{
+	uint64_t ctl = (w - JV_ONES * 0x20) & ~w & JV_HIGHS;
+	uint64_t bs = w ^ (JV_ONES * '\\');
+
+	return ctl | ((bs - JV_ONES) & ~bs & JV_HIGHS);
+}
+
+bool jv_is_plain(const struct jview *v, int i)
+{
+	size_t n, k = 0;
+	const char *s;
+	uint64_t w;
+
+	if (!jv_is_string(v, i))
+		return false;
+	s = jv_raw(v, i, &n);
+	/* Prompts are most of a body: eight bytes a step. */
+	for (; k + 8 <= n; k += 8) {
+		memcpy(&w, s + k, sizeof(w));
+		if (jv_word_unplain(w))
+			return false;
+	}
+	for (; k < n; k++)
+		if ((unsigned char)s[k] < 0x20 || s[k] == '\\')
+			return false;
+	return true;
+}
+
 static int jv_hex4(const char *s)
 {
 	int cp = 0;

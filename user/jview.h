@@ -72,6 +72,9 @@ char *jv_strdup(const struct jview *v, int i);
  * and whether any escape is among them. */
 const char *jv_raw(const struct jview *v, int i, size_t *len);
 bool jv_has_escape(const struct jview *v, int i);
+/* A string whose raw bytes are its value as JSON prints it: no escape
+ * and no control byte (jsmn lets those stand raw). */
+bool jv_is_plain(const struct jview *v, int i);
 /* The integer's value if it is a positive one, else 0. */
 uint64_t jv_uint(const struct jview *v, int i);
 

@@ -185,15 +185,9 @@ static bool si_hash_string(struct digest *d, const struct jview *v, int i)
 	char *text;
 	bool ok;
 
-	if (!jv_has_escape(v, i)) {
-		bool plain = true;
-
-		for (size_t k = 0; k < n && plain; k++)
-			plain = (unsigned char)raw[k] >= 0x20;
-		if (plain)
-			return digest_add(d, "\"", 1) &&
-			       digest_add(d, raw, n) && digest_add(d, "\"", 1);
-	}
+	if (jv_is_plain(v, i))
+		return digest_add(d, "\"", 1) && digest_add(d, raw, n) &&
+		       digest_add(d, "\"", 1);
 	text = jv_strdup(v, i);
 	ok = text && si_hash_text(d, text, strlen(text));
 	free(text);

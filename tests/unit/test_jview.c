@@ -102,6 +102,35 @@ static void test_escapes(void **state)
 	}
 }
 
+/* jv_is_plain reads eight bytes a step: an escape or a control byte
+ * anywhere in a long string must still be seen; UTF-8 is plain. */
+static void test_plain(void **state)
+{
+	static const char *const odd[] = { "\\n", "\t", "\x01", "\x1f" };
+	struct jview utf8 = { 0 };
+	char text[64], s[24];
+
+	for (size_t o = 0; o < sizeof(odd) / sizeof(odd[0]); o++) {
+		for (size_t at = 0; at + strlen(odd[o]) <= 20; at++) {
+			struct jview v = { 0 };
+
+			memset(s, 'a', 20);
+			s[20] = '\0';
+			memcpy(s + at, odd[o], strlen(odd[o]));
+			snprintf(text, sizeof(text), "[\"%s\"]", s);
+			assert_int_equal(parse(&v, text), 0);
+			assert_false(jv_is_plain(&v, jv_at(&v, 0, 0)));
+			jview_free(&v);
+		}
+	}
+	assert_int_equal(parse(&utf8,
+			       "[\"caf\xc3\xa9 au lait, 20 bytes\",1]"),
+			 0);
+	assert_true(jv_is_plain(&utf8, jv_at(&utf8, 0, 0)));
+	assert_false(jv_is_plain(&utf8, jv_at(&utf8, 0, 1)));
+	jview_free(&utf8);
+}
+
 /* What jansson refuses by default, the view refuses too (a body that
  * is cut or not JSON is reported, not half read). */
 static void test_refused(void **state)
@@ -172,6 +201,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_escapes),
+		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_large),
 	};
