@@ -24,6 +24,9 @@ struct reader {
 	size_t len;
 	size_t cap;
 	bool overlong;	/* the current line went past RECORD_LINE_MAX */
+	char *line;	/* the current line: in blk, or in buf if it was
+			 * cut by a block's end (the parser edits it) */
+	size_t line_len;
 	char *blk;	/* REPLAY_BLOCK bytes of the file */
 	size_t blk_pos;
 	size_t blk_len;
@@ -317,8 +320,9 @@ static int line_append(struct reader *r, const char *s, size_t n)
 	return 0;
 }
 
-/* Reads one line into r->buf without ever holding more than
- * RECORD_LINE_MAX of it. Returns 1 for a line, 0 at the end. */
+/* Reads one line into r->line (in the block, or gathered in r->buf)
+ * without ever holding more than RECORD_LINE_MAX of it. Returns 1 for
+ * a line, 0 at the end. */
 static int read_line(struct reader *r)
 {
 	const char *s, *nl;
@@ -332,15 +336,27 @@ static int read_line(struct reader *r)
 			r->blk_pos = 0;
 			r->blk_len = fread(r->blk, 1, REPLAY_BLOCK, r->in);
 		}
-		if (r->blk_len == 0)
+		if (r->blk_len == 0) {
+			r->line = r->buf;
+			r->line_len = r->len;
 			return r->len == 0 && !r->overlong ? 0 : 1;
+		}
 		s = r->blk + r->blk_pos;
 		nl = memchr(s, '\n', r->blk_len - r->blk_pos);
 		n = nl ? (size_t)(nl - s) : r->blk_len - r->blk_pos;
+		/* Whole in the block: read where it lies, no copy. */
+		if (nl && r->len == 0 && !r->overlong) {
+			r->line = r->blk + r->blk_pos;
+			r->line_len = n;
+			r->blk_pos += n + 1;
+			return 1;
+		}
 		err = line_append(r, s, n);
 		if (err)
 			return err;
 		r->blk_pos += n + (nl != NULL);
+		r->line = r->buf;
+		r->line_len = r->len;
 		if (nl)
 			return 1;
 	}
@@ -365,9 +381,9 @@ static void replay_line(struct reader *r, const char *path,
 		warn_bad(st, path, "line longer than the 64 MiB limit");
 		return;
 	}
-	if (r->len == 0)
+	if (r->line_len == 0)
 		return;
-	if (recline_parse(&o, r->buf, r->len)) {
+	if (recline_parse(&o, r->line, r->line_len)) {
 		warn_bad(st, path, "not JSON");
 		return;
 	}
