@@ -42,22 +42,46 @@ static int grow(void **v, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* Name and value share one allocation; a value set later has its
+ * own, told apart by where it lies. */
+static bool hdr_value_apart(const struct hdr *h)
+{
+	return h->value != h->name + strlen(h->name) + 1;
+}
+
 int hdr_list_add(struct hdr_list *l, const char *name, size_t nlen,
 		 const char *value, size_t vlen)
 {
 	struct hdr *h;
+	char *both;
 
 	if (grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)))
 		return -ENOMEM;
-	h = &l->v[l->n];
-	h->name = strndup(name, nlen);
-	h->value = strndup(value, vlen);
-	if (!h->name || !h->value) {
-		free(h->name);
-		free(h->value);
+	both = malloc(nlen + vlen + 2);
+	if (!both)
 		return -ENOMEM;
-	}
+	h = &l->v[l->n];
+	h->name = both;
+	memcpy(h->name, name, nlen);
+	h->name[nlen] = '\0';
+	/* A NUL inside the name must not move the value's start. */
+	nlen = strlen(h->name);
+	h->value = h->name + nlen + 1;
+	memcpy(h->value, value, vlen);
+	h->value[vlen] = '\0';
 	l->n++;
+	return 0;
+}
+
+int hdr_set_value(struct hdr *h, const char *value, size_t vlen)
+{
+	char *v = strndup(value, vlen);
+
+	if (!v)
+		return -ENOMEM;
+	if (hdr_value_apart(h))
+		free(h->value);
+	h->value = v;
 	return 0;
 }
 
@@ -73,8 +97,9 @@ const char *hdr_list_get(const struct hdr_list *l, const char *name)
 void hdr_list_clear(struct hdr_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
+		if (hdr_value_apart(&l->v[i]))
+			free(l->v[i].value);
 		free(l->v[i].name);
-		free(l->v[i].value);
 	}
 	free(l->v);
 	memset(l, 0, sizeof(*l));

@@ -100,6 +100,8 @@ void exchange_free(struct http_exchange *ex);
 
 int hdr_list_add(struct hdr_list *l, const char *name, size_t nlen,
 		 const char *value, size_t vlen);
+/* Replaces a header's value (e.g. to mask it). 0 or -ENOMEM. */
+int hdr_set_value(struct hdr *h, const char *value, size_t vlen);
 const char *hdr_list_get(const struct hdr_list *l, const char *name);
 void hdr_list_clear(struct hdr_list *l);
 

@@ -330,6 +330,7 @@ static int h1_fold(struct hdr_list *l, const char *p, size_t n)
 	struct hdr *h;
 	size_t old;
 	char *v;
+	int err;
 
 	if (l->n == 0)
 		return -EPROTO;
@@ -339,14 +340,15 @@ static int h1_fold(struct hdr_list *l, const char *p, size_t n)
 		n--;
 	}
 	old = strlen(h->value);
-	v = realloc(h->value, old + n + 2);
+	v = malloc(old + n + 2);
 	if (!v)
 		return -ENOMEM;
+	memcpy(v, h->value, old);
 	v[old] = ' ';
 	memcpy(v + old + 1, p, n);
-	v[old + n + 1] = '\0';
-	h->value = v;
-	return 0;
+	err = hdr_set_value(h, v, old + n + 1);
+	free(v);
+	return err;
 }
 
 static int h1_field(struct hdr_list *l, const char *p, size_t n)

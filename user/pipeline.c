@@ -287,7 +287,7 @@ static void pl_fill_proc(struct pipeline *p, struct http_exchange *ex)
 static void pl_redact(struct http_exchange *ex)
 {
 	struct hdr_list *lists[] = { &ex->req_headers, &ex->resp_headers };
-	char *path, *mask;
+	char *path;
 
 	for (size_t i = 0; i < 2; i++) {
 		for (size_t j = 0; j < lists[i]->n; j++) {
@@ -295,14 +295,9 @@ static void pl_redact(struct http_exchange *ex)
 
 			if (!redact_header_is_secret(h->name))
 				continue;
-			mask = strdup(REDACT_MASK);
 			/* Out of memory: an empty value, never the key. */
-			if (!mask) {
+			if (hdr_set_value(h, REDACT_MASK, strlen(REDACT_MASK)))
 				h->value[0] = '\0';
-				continue;
-			}
-			free(h->value);
-			h->value = mask;
 		}
 	}
 	if (!ex->path)
