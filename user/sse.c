@@ -173,15 +173,15 @@ static int sse_line(struct sse_parser *p, uint64_t ts_ns)
 	return 0;
 }
 
+/* Where the line ends: the first LF or CR (memchr is vectorised; a
+ * byte loop was a fifth of the parser's time). */
 static size_t sse_find_eol(const char *buf, size_t len)
 {
-	size_t i;
+	const char *lf = memchr(buf, '\n', len);
+	size_t n = lf ? (size_t)(lf - buf) : len;
+	const char *cr = memchr(buf, '\r', n);
 
-	for (i = 0; i < len; i++) {
-		if (buf[i] == '\n' || buf[i] == '\r')
-			break;
-	}
-	return i;
+	return cr ? (size_t)(cr - buf) : n;
 }
 
 int sse_parser_feed(struct sse_parser *p, const char *buf, size_t len,
