@@ -194,14 +194,16 @@ static int api_filter(struct api_req *r, struct store_filter *f)
 
 /* ---- handlers ---- */
 
-/* Capture losses, and connections the pipeline stopped following. */
+/* Capture losses, connections the pipeline stopped following, and
+ * calls the store could not keep. */
 static json_t *api_losses(const struct prom_totals *t)
 {
-	return json_pack("{s:I, s:I, s:I, s:I}", "ringbuf_drops",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "ringbuf_drops",
 			 (json_int_t)t->ringbuf_drops, "truncated_calls",
 			 (json_int_t)t->truncated_calls, "read_failures",
 			 (json_int_t)t->read_failures, "connections_evicted",
-			 (json_int_t)t->conns_evicted);
+			 (json_int_t)t->conns_evicted, "store_dropped",
+			 (json_int_t)t->store_dropped);
 }
 
 static void api_healthz(struct api_req *r)

@@ -162,6 +162,7 @@ struct stack {
 	/* Set once capture runs; read by the API thread (/healthz). */
 	struct capture *cap;
 	uint64_t evicted_seen;	/* the pipeline's count at the last tick */
+	uint64_t store_dropped_seen;	/* the store's, likewise */
 };
 
 /* Where calls are stored; use false: --no-db, or replay without --db. */
@@ -287,14 +288,33 @@ static void stack_note_evictions(struct stack *s)
 		prom_add_evicted(s->prom, n);
 }
 
+/* Calls the store gave up on since the last tick (its queue full
+ * while the database cannot be written): logged and counted, like
+ * evictions. They are still in the output. */
+static void stack_note_store_drops(struct stack *s)
+{
+	uint64_t all = store_dropped(s->store);
+	uint64_t n = all - s->store_dropped_seen;
+
+	if (n == 0)
+		return;
+	s->store_dropped_seen = all;
+	log_warn("store: %" PRIu64 " calls not stored in the last second (%"
+		 PRIu64 " in all)", n, all);
+	if (s->prom)
+		prom_add_store_dropped(s->prom, n);
+}
+
 static void stack_tick(void *ctx, uint64_t now_ns)
 {
 	struct stack *s = ctx;
 
 	pipeline_tick(s->pipe, now_ns);
 	stack_note_evictions(s);
-	if (s->store)
+	if (s->store) {
 		store_flush(s->store);
+		stack_note_store_drops(s);
+	}
 	if (s->alerts) {
 		alert_run_tick(s->alerts, now_ns, cli_reload);
 		cli_reload = 0;

@@ -241,6 +241,13 @@ void prom_add_evicted(struct prom *p, uint64_t conns)
 	pthread_mutex_unlock(&p->lock);
 }
 
+void prom_add_store_dropped(struct prom *p, uint64_t calls)
+{
+	pthread_mutex_lock(&p->lock);
+	p->totals.store_dropped += calls;
+	pthread_mutex_unlock(&p->lock);
+}
+
 void prom_totals(struct prom *p, struct prom_totals *out)
 {
 	pthread_mutex_lock(&p->lock);
@@ -405,6 +412,10 @@ static void p_capture_render(FILE *f, const struct prom_totals *t)
 		"Connections no longer followed, to stay under --max-conns; "
 		"their waiting calls are written as incomplete.",
 		t->conns_evicted);
+	p_plain(f, "llmtap_store_dropped_total",
+		"Calls the store could not keep (its queue full while the "
+		"database could not be written); they are in the output.",
+		t->store_dropped);
 	p_plain(f, "llmtap_label_sets_folded_total",
 		"Calls counted under model and process \"other\" past the "
 		"label set limit.", t->folded);

@@ -12,6 +12,7 @@
  *   llmtap_capture_truncated_calls_total,
  *   llmtap_capture_read_failures_total;
  *   llmtap_connections_evicted_total;
+ *   llmtap_store_dropped_total;
  *   llmtap_label_sets_folded_total.
  *
  * Label sets are bounded: the first PROM_MAX_LABEL_SETS seen get their
@@ -41,6 +42,7 @@ struct prom_totals {
 	uint64_t truncated_calls;
 	uint64_t read_failures;
 	uint64_t conns_evicted;	/* past the pipeline's --max-conns */
+	uint64_t store_dropped;	/* calls the store could not keep */
 	uint64_t folded;	/* calls counted under a folded label set */
 };
 
@@ -57,6 +59,8 @@ void prom_add_losses(struct prom *p, uint64_t ringbuf_drops,
 		     uint64_t truncated_calls, uint64_t read_failures);
 /* Adds connections the pipeline evicted (a delta, like the above). */
 void prom_add_evicted(struct prom *p, uint64_t conns);
+/* Adds calls the store dropped (a delta). */
+void prom_add_store_dropped(struct prom *p, uint64_t calls);
 
 /* The exposition text, NUL-terminated, for the caller to free(); its
  * length in *len. NULL when out of memory. */

@@ -144,6 +144,74 @@ def full_disk(res, work, mock):
         os.rmdir(mnt)
 
 
+def fill(path):
+    """Writes zeros to path until the filesystem is full."""
+    chunk = b"\0" * 4096
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError:
+            pass
+
+
+def stored_calls(db):
+    import sqlite3
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT count(*) FROM calls").fetchone()[0]
+    finally:
+        con.close()
+
+
+def full_store(res, work, mock):
+    """run --db on a 1 MiB tmpfs that fills up after start: the error
+    is logged, capture and output go on, the calls wait in the store's
+    queue, and once space is freed every one of them is stored."""
+    mnt = tempfile.mkdtemp(prefix="llmtap-fullstore-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m",
+                        "tmpfs", mnt], capture_output=True, text=True)
+    if r.returncode:
+        res.check("full store: tmpfs mounted", False, r.stderr)
+        return
+    try:
+        port, db = free_port(), os.path.join(mnt, "llmtap.db")
+        out = work.file("fullstore.jsonl")
+        tap = Llmtap(["run", "-o", out, "--db", db, "--bodies", "--listen",
+                      f"127.0.0.1:{port}", "--comm", "curl"],
+                     work, "fullstore")
+        fill(os.path.join(mnt, "filler"))
+        body = json.dumps({"model": "gpt-4o-mini", "messages": [
+            {"role": "user", "content": "z" * 8000}]})
+        n = 20                  # 20 calls of ~16 KiB each: past 1 MiB
+        for _ in range(n):
+            curl(mock, work, "/v1/chat/completions", body)
+        time.sleep(2.5)         # two flushes, both failing
+        counted = metric(port, "llmtap_requests_total")
+        written = sum(1 for _ in open(out))
+        alive = tap.proc.poll() is None
+        os.unlink(os.path.join(mnt, "filler"))
+        stored, deadline = 0, time.time() + 10
+        while stored < n and time.time() < deadline:
+            time.sleep(0.5)
+            stored = stored_calls(db)
+        dropped = metric(port, "llmtap_store_dropped_total")
+        rc = tap.stop()
+        err = tap.stderr()
+        res.check("full store: the write error is logged",
+                  "database or disk is full" in err, err[-600:])
+        res.check("full store: capture and output go on",
+                  counted >= n and written >= n and alive,
+                  f"counted={counted} written={written} alive={alive}")
+        res.check("full store: every queued call stored once space "
+                  "is back", stored == n and dropped == 0,
+                  f"stored={stored} of {n}, dropped={dropped}")
+        res.check("full store: clean stop", rc == 0, err[-300:])
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)
+
+
 # ---- many connections ----
 
 class Child:
@@ -452,6 +520,7 @@ def main():
     try:
         ringbuf_overflow(res, work, mock)
         full_disk(res, work, mock)
+        full_store(res, work, mock)
         evicting(res, work, many_connections(res, work))
     finally:
         mock.stop()

@@ -110,8 +110,8 @@ static void check_format(const char *text)
 		line = nl + 1;
 	}
 	/* requests, errors, incomplete, tokens, cost, 2 histograms,
-	 * 3 capture counters, evicted, folded. */
-	assert_int_equal(types, 12);
+	 * 3 capture counters, evicted, store dropped, folded. */
+	assert_int_equal(types, 13);
 }
 
 static void test_counts_and_format(void **state)
@@ -243,6 +243,24 @@ static void test_evicted(void **state)
 	prom_free(p);
 }
 
+static void test_store_dropped(void **state)
+{
+	const char *name = "llmtap_store_dropped_total";
+	struct prom *p = prom_new();
+	struct prom_totals t;
+	char *text;
+
+	prom_add_store_dropped(p, 3);
+	prom_add_store_dropped(p, 4);
+	prom_totals(p, &t);
+	assert_int_equal(t.store_dropped, 7);
+	text = prom_render(p, NULL);
+	check_format(text);
+	assert_true(sample(text, name) == 7);
+	free(text);
+	prom_free(p);
+}
+
 static void test_bad_input(void **state)
 {
 	struct prom *p = prom_new();
@@ -273,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_folding),
 		cmocka_unit_test(test_evicted),
+		cmocka_unit_test(test_store_dropped),
 		cmocka_unit_test(test_bad_input),
 	};
 
