@@ -194,16 +194,17 @@ static int api_filter(struct api_req *r, struct store_filter *f)
 
 /* ---- handlers ---- */
 
-/* Capture losses, connections the pipeline stopped following, and
- * calls the store could not keep. */
+/* Capture losses, connections the pipeline stopped following, calls
+ * the store could not keep and bodies cut by the memory budget. */
 static json_t *api_losses(const struct prom_totals *t)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "ringbuf_drops",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "ringbuf_drops",
 			 (json_int_t)t->ringbuf_drops, "truncated_calls",
 			 (json_int_t)t->truncated_calls, "read_failures",
 			 (json_int_t)t->read_failures, "connections_evicted",
 			 (json_int_t)t->conns_evicted, "store_dropped",
-			 (json_int_t)t->store_dropped);
+			 (json_int_t)t->store_dropped, "bodies_cut",
+			 (json_int_t)t->bodies_cut);
 }
 
 static void api_healthz(struct api_req *r)

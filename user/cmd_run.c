@@ -19,6 +19,7 @@
 #include "capture.h"
 #include "cli.h"
 #include "config.h"
+#include "exchange.h"
 #include "log.h"
 #include "metrics.h"
 #include "otlp.h"
@@ -161,8 +162,11 @@ struct stack {
 	struct quota_run *quotas;	/* run only; NULL otherwise */
 	/* Set once capture runs; read by the API thread (/healthz). */
 	struct capture *cap;
-	uint64_t evicted_seen;	/* the pipeline's count at the last tick */
-	uint64_t store_dropped_seen;	/* the store's, likewise */
+	struct {	/* loss counts at the last tick */
+		uint64_t evicted;
+		uint64_t store_dropped;
+		uint64_t bodies_cut;
+	} seen;
 };
 
 /* Where calls are stored; use false: --no-db, or replay without --db. */
@@ -269,40 +273,38 @@ static void stack_close(struct stack *s)
 	store_close(s->store);
 }
 
-/* Evictions since the last tick: logged at most once a second, as
- * capture losses are, and counted for Prometheus and /healthz. */
-static void stack_note_evictions(struct stack *s)
+/* A loss count's growth since the last tick: logged (at most once a
+ * second, as capture losses are) and counted for Prometheus and
+ * /healthz. */
+static void stack_note_loss(struct stack *s, uint64_t all, uint64_t *seen,
+			    enum prom_loss what, const char *text)
 {
-	struct pipeline_stats st;
-	uint64_t n;
+	uint64_t n = all - *seen;
 
-	pipeline_get_stats(s->pipe, &st);
-	n = st.evicted - s->evicted_seen;
 	if (n == 0)
 		return;
-	s->evicted_seen = st.evicted;
-	log_warn("%" PRIu64 " connections evicted in the last second (%"
-		 PRIu64 " in all); --max-conns raises the cap", n,
-		 st.evicted);
+	*seen = all;
+	log_warn("%" PRIu64 " %s in the last second (%" PRIu64 " in all)", n,
+		 text, all);
 	if (s->prom)
-		prom_add_evicted(s->prom, n);
+		prom_add_loss(s->prom, what, n);
 }
 
-/* Calls the store gave up on since the last tick (its queue full
- * while the database cannot be written): logged and counted, like
- * evictions. They are still in the output. */
-static void stack_note_store_drops(struct stack *s)
+/* Connections evicted past --max-conns, calls the store gave up on
+ * (its queue full while the database cannot be written; they are
+ * still in the output), bodies cut by the memory budget. */
+static void stack_note_losses(struct stack *s)
 {
-	uint64_t all = store_dropped(s->store);
-	uint64_t n = all - s->store_dropped_seen;
+	struct pipeline_stats st;
 
-	if (n == 0)
-		return;
-	s->store_dropped_seen = all;
-	log_warn("store: %" PRIu64 " calls not stored in the last second (%"
-		 PRIu64 " in all)", n, all);
-	if (s->prom)
-		prom_add_store_dropped(s->prom, n);
+	pipeline_get_stats(s->pipe, &st);
+	stack_note_loss(s, st.evicted, &s->seen.evicted, PROM_LOSS_EVICTED,
+			"connections evicted (--max-conns raises the cap)");
+	stack_note_loss(s, store_dropped(s->store), &s->seen.store_dropped,
+			PROM_LOSS_STORE_DROPPED, "calls not stored");
+	stack_note_loss(s, exchange_bodies_cut(), &s->seen.bodies_cut,
+			PROM_LOSS_BODIES_CUT,
+			"bodies cut at the memory budget for all bodies");
 }
 
 static void stack_tick(void *ctx, uint64_t now_ns)
@@ -310,11 +312,9 @@ static void stack_tick(void *ctx, uint64_t now_ns)
 	struct stack *s = ctx;
 
 	pipeline_tick(s->pipe, now_ns);
-	stack_note_evictions(s);
-	if (s->store) {
+	if (s->store)
 		store_flush(s->store);
-		stack_note_store_drops(s);
-	}
+	stack_note_losses(s);
 	if (s->alerts) {
 		alert_run_tick(s->alerts, now_ns, cli_reload);
 		cli_reload = 0;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -121,18 +122,81 @@ static int body_add_seg(struct body *b, size_t len, uint64_t ts_ns)
 	return 0;
 }
 
+/* Process-wide: bodies are only touched on the pipeline's thread,
+ * but the counts are read from others. */
+static _Atomic size_t bodies_held;
+static _Atomic uint64_t bodies_cut;
+static _Atomic size_t bodies_budget = EXCHANGE_BODIES_BUDGET;
+
+void exchange_set_bodies_budget(size_t bytes)
+{
+	atomic_store(&bodies_budget, bytes);
+}
+
+uint64_t exchange_bodies_cut(void)
+{
+	return atomic_load(&bodies_cut);
+}
+
+size_t exchange_bodies_held(void)
+{
+	return atomic_load(&bodies_held);
+}
+
+/* Room for need bytes in b->data, within the process-wide budget:
+ * doubling when the budget allows, else just enough, else none. */
+static int body_room(struct body *b, size_t need)
+{
+	size_t ncap = b->cap ? b->cap : 64;
+	uint8_t *nd;
+
+	if (need <= b->cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	if (atomic_load(&bodies_held) + (ncap - b->budgeted) >
+	    atomic_load(&bodies_budget))
+		ncap = need;
+	if (atomic_load(&bodies_held) + (ncap - b->budgeted) >
+	    atomic_load(&bodies_budget))
+		return -ENOSPC;
+	nd = realloc(b->data, ncap);
+	if (!nd)
+		return -ENOMEM;
+	atomic_fetch_add(&bodies_held, ncap - b->budgeted);
+	b->budgeted = ncap;
+	b->data = nd;
+	b->cap = ncap;
+	return 0;
+}
+
+/* A body the budget stops is cut where it stands, once counted. */
+static void body_cut_for_budget(struct body *b)
+{
+	b->truncated = true;
+	if (!b->over_budget)
+		atomic_fetch_add(&bodies_cut, 1);
+	b->over_budget = true;
+}
+
 int body_append(struct body *b, const uint8_t *data, size_t len,
 		uint64_t ts_ns)
 {
 	size_t room = EXCHANGE_BODY_LIMIT - b->len;
 	size_t take = len < room ? len : room;
+	int err;
 
 	if (take < len)
 		b->truncated = true;
-	if (take == 0)
+	if (take == 0 || b->over_budget)
 		return 0;
-	if (grow((void **)&b->data, &b->cap, b->len + take + 1, 1))
-		return -ENOMEM;
+	err = body_room(b, b->len + take + 1);
+	if (err == -ENOSPC) {
+		body_cut_for_budget(b);
+		return 0;
+	}
+	if (err)
+		return err;
 	if (body_add_seg(b, take, ts_ns))
 		return -ENOMEM;
 	memcpy(b->data + b->len, data, take);
@@ -143,6 +207,7 @@ int body_append(struct body *b, const uint8_t *data, size_t len,
 
 void body_clear(struct body *b)
 {
+	atomic_fetch_sub(&bodies_held, b->budgeted);
 	free(b->data);
 	free(b->segs);
 	memset(b, 0, sizeof(*b));

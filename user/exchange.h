@@ -17,6 +17,10 @@
 /* A decoded body is kept up to this many bytes; the rest is counted
  * in wire_len and the body is marked truncated. */
 #define EXCHANGE_BODY_LIMIT (8u << 20)
+/* What all bodies held at once may take, process-wide: past it a body
+ * is cut as if at its limit, and counted. Many connections each
+ * pipelining large bodies cannot then take memory without end. */
+#define EXCHANGE_BODIES_BUDGET ((size_t)512 << 20)
 
 struct hdr {
 	char *name;	/* as received; compare with strcasecmp */
@@ -46,6 +50,10 @@ struct body {
 	size_t segcap;
 	uint64_t wire_len;	/* bytes on the wire, before decoding */
 	bool truncated;	/* more than EXCHANGE_BODY_LIMIT, or capture cut */
+	bool over_budget;	/* cut by EXCHANGE_BODIES_BUDGET */
+	/* Bytes of cap counted in the budget: those of body_append. A
+	 * body built another way (a copy) must leave it 0. */
+	size_t budgeted;
 	bool decode_error;	/* content-encoding could not be undone */
 };
 
@@ -105,8 +113,15 @@ int hdr_set_value(struct hdr *h, const char *value, size_t vlen);
 const char *hdr_list_get(const struct hdr_list *l, const char *name);
 void hdr_list_clear(struct hdr_list *l);
 
-/* Appends decoded bytes that arrived at ts_ns; past the limit only
- * counts them and sets truncated. Returns 0 or -ENOMEM. */
+/* Bodies cut by EXCHANGE_BODIES_BUDGET since the start, and the bytes
+ * all bodies hold now. */
+uint64_t exchange_bodies_cut(void);
+size_t exchange_bodies_held(void);
+/* Sets the budget (EXCHANGE_BODIES_BUDGET until then); for tests. */
+void exchange_set_bodies_budget(size_t bytes);
+
+/* Appends decoded bytes that arrived at ts_ns; past the limit or the
+ * budget only sets truncated. Returns 0 or -ENOMEM. */
 int body_append(struct body *b, const uint8_t *data, size_t len,
 		uint64_t ts_ns);
 void body_clear(struct body *b);

@@ -234,17 +234,27 @@ void prom_add_losses(struct prom *p, uint64_t ringbuf_drops,
 	pthread_mutex_unlock(&p->lock);
 }
 
-void prom_add_evicted(struct prom *p, uint64_t conns)
+static uint64_t *p_loss_field(struct prom_totals *t, enum prom_loss what)
 {
-	pthread_mutex_lock(&p->lock);
-	p->totals.conns_evicted += conns;
-	pthread_mutex_unlock(&p->lock);
+	switch (what) {
+	case PROM_LOSS_EVICTED:
+		return &t->conns_evicted;
+	case PROM_LOSS_STORE_DROPPED:
+		return &t->store_dropped;
+	case PROM_LOSS_BODIES_CUT:
+		return &t->bodies_cut;
+	}
+	return NULL;
 }
 
-void prom_add_store_dropped(struct prom *p, uint64_t calls)
+void prom_add_loss(struct prom *p, enum prom_loss what, uint64_t n)
 {
+	uint64_t *field;
+
 	pthread_mutex_lock(&p->lock);
-	p->totals.store_dropped += calls;
+	field = p_loss_field(&p->totals, what);
+	if (field)
+		*field += n;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -416,6 +426,10 @@ static void p_capture_render(FILE *f, const struct prom_totals *t)
 		"Calls the store could not keep (its queue full while the "
 		"database could not be written); they are in the output.",
 		t->store_dropped);
+	p_plain(f, "llmtap_bodies_cut_total",
+		"Bodies cut because all bodies held at once reached the "
+		"memory budget; their calls are flagged truncated.",
+		t->bodies_cut);
 	p_plain(f, "llmtap_label_sets_folded_total",
 		"Calls counted under model and process \"other\" past the "
 		"label set limit.", t->folded);

@@ -12,7 +12,7 @@
  *   llmtap_capture_truncated_calls_total,
  *   llmtap_capture_read_failures_total;
  *   llmtap_connections_evicted_total;
- *   llmtap_store_dropped_total;
+ *   llmtap_store_dropped_total, llmtap_bodies_cut_total;
  *   llmtap_label_sets_folded_total.
  *
  * Label sets are bounded: the first PROM_MAX_LABEL_SETS seen get their
@@ -43,6 +43,7 @@ struct prom_totals {
 	uint64_t read_failures;
 	uint64_t conns_evicted;	/* past the pipeline's --max-conns */
 	uint64_t store_dropped;	/* calls the store could not keep */
+	uint64_t bodies_cut;	/* bodies cut by the memory budget */
 	uint64_t folded;	/* calls counted under a folded label set */
 };
 
@@ -57,10 +58,15 @@ int prom_add(struct prom *p, const json_t *rec);
 /* Adds capture losses (deltas, as struct ev_loss carries them). */
 void prom_add_losses(struct prom *p, uint64_t ringbuf_drops,
 		     uint64_t truncated_calls, uint64_t read_failures);
-/* Adds connections the pipeline evicted (a delta, like the above). */
-void prom_add_evicted(struct prom *p, uint64_t conns);
-/* Adds calls the store dropped (a delta). */
-void prom_add_store_dropped(struct prom *p, uint64_t calls);
+/* Losses past capture, each counted where it happens. */
+enum prom_loss {
+	PROM_LOSS_EVICTED,	/* connections past --max-conns */
+	PROM_LOSS_STORE_DROPPED,	/* calls the store could not keep */
+	PROM_LOSS_BODIES_CUT,	/* bodies cut by the memory budget */
+};
+
+/* Adds n losses of one kind (a delta, like the above). */
+void prom_add_loss(struct prom *p, enum prom_loss what, uint64_t n);
 
 /* The exposition text, NUL-terminated, for the caller to free(); its
  * length in *len. NULL when out of memory. */

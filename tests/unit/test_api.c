@@ -190,7 +190,7 @@ static void fill(void)
 	}
 	assert_int_equal(store_flush(s), 0);
 	store_close(s);
-	prom_add_evicted(t.prom, 7);
+	prom_add_loss(t.prom, PROM_LOSS_EVICTED, 7);
 }
 
 static int setup(void **state)

@@ -198,6 +198,7 @@ static void body_copy(struct body *dst, const struct body *src)
 	else
 		dst->data[0] = '\0';
 	dst->cap = src->len + 1;
+	dst->budgeted = 0;	/* not body_append's memory */
 	dst->segs = calloc(src->nsegs + 1, sizeof(*src->segs));
 	assert_non_null(dst->segs);
 	if (src->nsegs)

@@ -110,8 +110,9 @@ static void check_format(const char *text)
 		line = nl + 1;
 	}
 	/* requests, errors, incomplete, tokens, cost, 2 histograms,
-	 * 3 capture counters, evicted, store dropped, folded. */
-	assert_int_equal(types, 13);
+	 * 3 capture counters, evicted, store dropped, bodies cut,
+	 * folded. */
+	assert_int_equal(types, 14);
 }
 
 static void test_counts_and_format(void **state)
@@ -231,9 +232,9 @@ static void test_evicted(void **state)
 	assert_true(sample(text, name) == 0);
 	free(text);
 
-	prom_add_evicted(p, 9000);
-	prom_add_evicted(p, 0);
-	prom_add_evicted(p, 1);
+	prom_add_loss(p, PROM_LOSS_EVICTED, 9000);
+	prom_add_loss(p, PROM_LOSS_EVICTED, 0);
+	prom_add_loss(p, PROM_LOSS_EVICTED, 1);
 	prom_totals(p, &t);
 	assert_int_equal(t.conns_evicted, 9001);
 	text = prom_render(p, NULL);
@@ -250,8 +251,8 @@ static void test_store_dropped(void **state)
 	struct prom_totals t;
 	char *text;
 
-	prom_add_store_dropped(p, 3);
-	prom_add_store_dropped(p, 4);
+	prom_add_loss(p, PROM_LOSS_STORE_DROPPED, 3);
+	prom_add_loss(p, PROM_LOSS_STORE_DROPPED, 4);
 	prom_totals(p, &t);
 	assert_int_equal(t.store_dropped, 7);
 	text = prom_render(p, NULL);
