@@ -228,7 +228,7 @@ replay_once() {
 # worst are shown beside it.
 part_pipeline() {
 	local n=${PIPELINE_CALLS:-20000} runs=${PIPELINE_RUNS:-5}
-	local rec="$B/mixed-${PIPELINE_CALLS:-20000}.rec" i out mb
+	local rec="$B/mixed-${PIPELINE_CALLS:-20000}.rec" i mb
 	[ -s "$rec" ] || $PY tools/gen_recording.py --calls "$n" --conns 256 \
 		-o "$rec" || return 1
 	mb=$(du -m "$rec" | cut -f1)
