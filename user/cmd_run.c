@@ -310,15 +310,18 @@ static void stack_note_losses(struct stack *s)
 static void stack_tick(void *ctx, uint64_t now_ns)
 {
 	struct stack *s = ctx;
+	bool reload;
 
 	pipeline_tick(s->pipe, now_ns);
 	if (s->store)
 		store_flush(s->store);
 	stack_note_losses(s);
-	if (s->alerts) {
-		alert_run_tick(s->alerts, now_ns, cli_reload);
-		cli_reload = 0;
-	}
+	/* SIGHUP: alerts and quotas read the configuration again. */
+	reload = cli_reload;
+	cli_reload = 0;
+	alert_run_tick(s->alerts, now_ns, reload);
+	if (reload)
+		quota_run_reload(s->quotas);
 	quota_run_tick(s->quotas, now_ns);
 }
 

@@ -507,6 +507,96 @@ void quota_free(struct quota *q)
 	free(q);
 }
 
+/* ---- reloading ---- */
+
+/* The same quota across a reload: its keys' history means the same. */
+static bool same_quota(const struct quota_rule *a,
+		       const struct quota_rule *b)
+{
+	return strcmp(a->name, b->name) == 0 && a->scope == b->scope &&
+	       a->metric == b->metric && a->window_s == b->window_s;
+}
+
+/* Sets or lifts the block of every key over its limit. */
+static void block_over_keys(struct quota *q, struct quota_state *st,
+			    bool on)
+{
+	for (int b = 0; b < QUOTA_HASH_BUCKETS; b++) {
+		for (struct quota_key *k = st->buckets[b]; k; k = k->next) {
+			if (!k->over || k->blocked == on || !q->hooks.block)
+				continue;
+			if (on) {
+				k->blocked = q->hooks.block(q->hooks.ctx,
+							    &k->who, true) == 0;
+				continue;
+			}
+			q->hooks.block(q->hooks.ctx, &k->who, false);
+			k->blocked = false;
+		}
+	}
+}
+
+/* A kept quota takes the new limit and action; quota_tick releases
+ * keys a higher limit frees, and the next call blocks past a lower. */
+static void renew_rule(struct quota *q, struct quota_state *st,
+		       const struct quota_rule *r)
+{
+	bool could = blockable(st);
+
+	st->rule.limit = r->limit;
+	st->rule.action = r->action;
+	if (could == blockable(st))
+		return;
+	log_info("quota %s: keys over the limit are %s", st->rule.name,
+		 blockable(st) ? "now blocked" : "no longer blocked");
+	block_over_keys(q, st, blockable(st));
+}
+
+/* Takes the configured state matching r out of old[], or NULL. */
+static struct quota_state *take_state(struct quota_state **old,
+				      size_t n, const struct quota_rule *r)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct quota_state *st = old[i];
+
+		if (st && !st->policy[0] && same_quota(&st->rule, r)) {
+			old[i] = NULL;
+			return st;
+		}
+	}
+	return NULL;
+}
+
+int quota_reload(struct quota *q, const struct quota_rule *rules,
+		 size_t n)
+{
+	struct quota_state *old[QUOTA_RULES_MAX];
+	size_t nold = q->n;
+	int err = 0;
+
+	memcpy(old, q->rules, nold * sizeof(*old));
+	q->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct quota_state *st = take_state(old, nold, &rules[i]);
+
+		if (st) {
+			renew_rule(q, st, &rules[i]);
+			q->rules[q->n++] = st;
+		} else if (!add_rule(q, &rules[i])) {
+			err = -ENOMEM;
+		}
+	}
+	/* Declared policies stay while there is room; the rest goes,
+	 * its blocks lifted. */
+	for (size_t i = 0; i < nold; i++) {
+		if (old[i] && old[i]->policy[0] && q->n < QUOTA_RULES_MAX)
+			q->rules[q->n++] = old[i];
+		else if (old[i])
+			free_state(q, old[i]);
+	}
+	return err;
+}
+
 /* The quota a declared policy stands for, made on first sight. */
 static struct quota_state *policy_state(struct quota *q, const char *p)
 {

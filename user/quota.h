@@ -76,6 +76,17 @@ struct quota *quota_new(const struct quota_rule *rules, size_t n,
 /* Lifts every block it set. Accepts NULL. */
 void quota_free(struct quota *q);
 
+/*
+ * Puts rules in force instead of the configured ones (SIGHUP). A quota
+ * with the same name, scope, metric and window keeps its history and
+ * takes the new limit and action (a block it no longer allows is
+ * lifted; one it now allows is set on keys already over); a quota no
+ * longer named is dropped and its blocks lifted; quotas declared by
+ * clients' headers stay. 0, or -ENOMEM with some new rules missing.
+ */
+int quota_reload(struct quota *q, const struct quota_rule *rules,
+		 size_t n);
+
 /* Counts one llm_call record at now_ns; may block at once. */
 void quota_add(struct quota *q, const json_t *rec, uint64_t now_ns);
 /* Releases what the window has freed; call every second or so. */

@@ -14,6 +14,9 @@ struct quota_run {
 	struct quota *quota;
 	struct blocker *blocker;	/* NULL: blocks only alert */
 	struct calls *calls;
+	char *config_path;	/* NULL: the default file */
+	struct quota_rule cli[QUOTA_RULES_MAX];	/* --quota, kept */
+	size_t n_cli;
 };
 
 static int hook_block(void *ctx, const struct lt_blocked *who, bool on)
@@ -68,6 +71,25 @@ static bool any_block(const struct quota_rule *rules, size_t n)
 	return false;
 }
 
+/* The --quota rules, then the file's: into rules, their count in *n.
+ * -EINVAL when the file cannot be read. */
+static int all_rules(const struct quota_run *r, struct quota_rule *rules,
+		     size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < r->n_cli && *n < QUOTA_RULES_MAX; i++)
+		rules[(*n)++] = r->cli[i];
+	return config_quotas(r->config_path, rules, n);
+}
+
+/* The kernel hook only when something may block. */
+static void need_blocker(struct quota_run *r, const struct quota_rule *rules,
+			 size_t n)
+{
+	if (!r->blocker && any_block(rules, n))
+		r->blocker = blocker_open();
+}
+
 int quota_run_start(const char *config_path, const struct quota_rule *cli,
 		    size_t n_cli, struct calls *calls,
 		    struct quota_run **out)
@@ -80,17 +102,17 @@ int quota_run_start(const char *config_path, const struct quota_rule *cli,
 	*out = NULL;
 	if (!r)
 		return -1;
-	for (size_t i = 0; i < n_cli && n < QUOTA_RULES_MAX; i++)
-		rules[n++] = cli[i];
-	if (config_quotas(config_path, rules, &n)) {
-		free(r);
+	r->n_cli = n_cli < QUOTA_RULES_MAX ? n_cli : QUOTA_RULES_MAX;
+	if (r->n_cli)
+		memcpy(r->cli, cli, r->n_cli * sizeof(*cli));
+	r->config_path = config_path ? strdup(config_path) : NULL;
+	r->calls = calls;
+	if ((config_path && !r->config_path) || all_rules(r, rules, &n)) {
+		quota_run_stop(r);
 		return -1;
 	}
 
-	/* The kernel hook only when something may block. */
-	r->calls = calls;
-	if (any_block(rules, n))
-		r->blocker = blocker_open();
+	need_blocker(r, rules, n);
 	hooks = (struct quota_hooks){ r, hook_block, hook_endpoint,
 				      hook_emit };
 	r->quota = quota_new(rules, n, &hooks);
@@ -104,6 +126,25 @@ int quota_run_start(const char *config_path, const struct quota_rule *cli,
 	return 0;
 }
 
+void quota_run_reload(struct quota_run *r)
+{
+	struct quota_rule rules[QUOTA_RULES_MAX];
+	size_t n = 0;
+
+	if (!r)
+		return;
+	if (all_rules(r, rules, &n)) {
+		log_err("quotas: the configuration was rejected; keeping the "
+			"quotas in force");
+		return;
+	}
+	need_blocker(r, rules, n);
+	if (quota_reload(r->quota, rules, n))
+		log_err("quotas: out of memory reloading; some quotas are "
+			"missing");
+	log_info("quotas reloaded: %zu in force", n);
+}
+
 void quota_run_stop(struct quota_run *r)
 {
 	if (!r)
@@ -113,6 +154,7 @@ void quota_run_stop(struct quota_run *r)
 		log_info("quotas refused %llu connections",
 			 (unsigned long long)blocker_denied(r->blocker));
 	blocker_close(r->blocker);
+	free(r->config_path);
 	free(r);
 }
 

@@ -24,6 +24,11 @@ int quota_run_start(const char *config_path, const struct quota_rule *cli,
 		    struct quota_run **out);
 void quota_run_stop(struct quota_run *r);	/* lifts every block */
 
+/* SIGHUP: reads the configuration file again and puts its quotas
+ * and the --quota ones in force (see quota_reload); a file with errors
+ * changes nothing. */
+void quota_run_reload(struct quota_run *r);
+
 void quota_run_add(struct quota_run *r, const json_t *rec);
 void quota_run_tick(struct quota_run *r, uint64_t now_ns);
 

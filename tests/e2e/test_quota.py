@@ -2,10 +2,12 @@
 process (by its command name), over their request budget cannot open
 new connections to the LLM endpoint until the window frees budget;
 others go on; every change is an enforcement line, kept in the store
-and listed by the API."""
+and listed by the API. Then a quota from the configuration file,
+changed under a running daemon: SIGHUP puts the new limit in force."""
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -90,6 +92,47 @@ def phase(res, work, mock, name, args, blocked, other):
     return ev
 
 
+def config_quota(path, limit):
+    with open(path, "w") as f:
+        f.write("quotas:\n"
+                f"  - {{name: cfg-budget, scope: process, "
+                f"metric: requests, limit: {limit}, window: 60s, "
+                "action: block}\n")
+    os.chmod(path, 0o600)
+
+
+def reload_phase(res, work, mock, blocked):
+    """A configured quota blocks; the file raises the limit and SIGHUP
+    releases the process at once, the window's history kept."""
+    cfg, out = work.file("quota.yaml"), work.file("reload.jsonl")
+    config_quota(cfg, 2)
+    tap = Llmtap(["run", "-o", out, "--no-db", "--no-api", "--config",
+                  cfg, "--comm", CLIENT_COMM], work, "reload")
+    first = [blocked()[0] for _ in range(2)]
+    time.sleep(0.5)
+    refused = not blocked()[0]
+    res.check("reload: the configured quota blocks the third call",
+              all(first) and refused, f"{first} refused={refused}")
+    config_quota(cfg, 4)
+    os.kill(tap.proc.pid, signal.SIGHUP)
+    time.sleep(2.5)
+    ev = enforcement(out)
+    res.check("reload: SIGHUP with a higher limit releases at once",
+              [e["state"] for e in ev] == ["over", "released"], str(ev))
+    ok, err = blocked()
+    res.check("reload: it connects again", ok, err[-300:])
+    # Two calls and the one refused do not count; 3 of 4 now, one
+    # more reaches the new limit: the history was kept.
+    blocked()
+    time.sleep(0.5)
+    ok, _ = blocked()
+    res.check("reload: the window's history is kept under the new limit",
+              not ok, str(enforcement(out)))
+    res.check("reload: the log says the quotas were reloaded",
+              "quotas reloaded: 1 in force" in tap.stderr(), tap.stderr())
+    res.check("reload: run exits 0", tap.stop() == 0, tap.stderr())
+
+
 def main():
     res = Results()
     work = Workdir()
@@ -119,6 +162,8 @@ def main():
         res.check("process: the key is the command name",
                   ev and ev[0]["key"] == CLIENT_COMM and
                   ev[0]["scope"] == "process", str(ev))
+        reload_phase(res, work, mock,
+                     lambda: call(work, mock, python=renamed))
     finally:
         mock.stop()
     res.finish()

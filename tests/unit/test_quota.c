@@ -122,6 +122,50 @@ static void test_uid_block_and_release(void **state)
 	quota_free(q);
 }
 
+/* A reload keeps a quota's history under new limits, lifts or sets
+ * blocks as its action changes, drops a quota no longer named. */
+static void test_reload(void **state)
+{
+	struct quota_rule r = { "u", QUOTA_UID, QUOTA_REQUESTS, 2, 60,
+				QUOTA_ALERT };
+	struct seen s = { 0 };
+	struct quota_hooks h = hooks_for(&s);
+	struct quota *q = quota_new(&r, 1, &h);
+
+	add(q, record(1000, "python3", "a", 1, 0), T0);
+	add(q, record(1000, "python3", "a", 1, 0), T0 + S);
+	assert_int_equal(s.events, 1);	/* over, alert only */
+	assert_int_equal(s.blocks, 0);
+
+	/* Same quota, now blocking: the key already over is blocked. */
+	r.action = QUOTA_BLOCK;
+	assert_int_equal(quota_reload(q, &r, 1), 0);
+	assert_int_equal(s.blocks, 1);
+	assert_int_equal(s.last.uid, 1000);
+
+	/* A higher limit frees it at the next tick, history kept. */
+	r.limit = 3;
+	assert_int_equal(quota_reload(q, &r, 1), 0);
+	quota_tick(q, T0 + 2 * S);
+	assert_int_equal(s.unblocks, 1);
+	assert_string_equal(s.states[s.events - 1], "released");
+	add(q, record(1000, "python3", "a", 1, 0), T0 + 3 * S);
+	assert_int_equal(s.blocks, 2);	/* 3 of 3 in the window */
+
+	/* Renamed: the old quota goes, its block lifted; the new one
+	 * starts with no history. */
+	snprintf(r.name, sizeof(r.name), "v");
+	assert_int_equal(quota_reload(q, &r, 1), 0);
+	assert_int_equal(s.unblocks, 2);
+	add(q, record(1000, "python3", "a", 1, 0), T0 + 4 * S);
+	assert_int_equal(s.blocks, 2);
+
+	/* No rules at all. */
+	assert_int_equal(quota_reload(q, NULL, 0), 0);
+	quota_free(q);
+	assert_int_equal(s.unblocks, 2);
+}
+
 static void test_cost_and_tokens_alert(void **state)
 {
 	struct quota_rule r[] = {
@@ -239,6 +283,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uid_block_and_release),
+		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_cost_and_tokens_alert),
 		cmocka_unit_test(test_unenforceable_block_alerts),
 		cmocka_unit_test(test_policy_header),
