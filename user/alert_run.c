@@ -58,7 +58,7 @@ static void ar_log_loaded(const struct config *c)
 		 c->evaluate_every_s);
 }
 
-int alert_run_start(const char *path, struct calls *calls,
+int alert_run_start(const char *path, struct calls *calls, bool deliver,
 		    struct alert_run **out)
 {
 	struct alert_run *r = calloc(1, sizeof(*r));
@@ -72,8 +72,8 @@ int alert_run_start(const char *path, struct calls *calls,
 	r->required = path != NULL;
 	r->calls = calls;
 	c = ar_load(r);
-	r->notify = c ? notify_new() : NULL;
-	if (!r->notify) {
+	r->notify = c && deliver ? notify_new() : NULL;
+	if (!c || (deliver && !r->notify)) {
 		config_free(c);
 		free(r);
 		return -1;
@@ -106,15 +106,26 @@ void alert_run_stop(struct alert_run *r)
 	free(r);
 }
 
+void alert_run_add_at(struct alert_run *r, const json_t *rec,
+		      uint64_t now_ns)
+{
+	if (r)
+		alerts_add(r->alerts, rec, now_ns);
+}
+
 void alert_run_add(struct alert_run *r, const json_t *rec)
 {
 	struct timespec ts;
 
-	if (!r)
-		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	alerts_add(r->alerts, rec,
-		   (uint64_t)ts.tv_sec * AR_NS_PER_S + (uint64_t)ts.tv_nsec);
+	alert_run_add_at(r, rec, (uint64_t)ts.tv_sec * AR_NS_PER_S +
+					 (uint64_t)ts.tv_nsec);
+}
+
+void alert_run_evaluate(struct alert_run *r, uint64_t now_ns)
+{
+	if (r)
+		alerts_evaluate(r->alerts, now_ns);
 }
 
 /* A broken file never replaces a working configuration. */

@@ -35,6 +35,7 @@
 #define RUN_DB_MAX_MB 1024
 #define RUN_SECONDS_PER_DAY 86400ull
 #define RUN_BYTES_PER_MB (1ull << 20)
+#define RUN_NS_PER_S 1000000000ull
 /* A replay's output goes out in writes of up to this much. */
 #define REPLAY_OUT_HOLD (256u << 10)
 /*
@@ -101,6 +102,9 @@ static const char replay_usage[] =
 	"      --bodies            add request and response bodies\n"
 	"      --body-limit N      cut each body at N bytes\n"
 	"      --db FILE           also store the calls in this SQLite file\n"
+	"      --config FILE       evaluate its alert rules on the\n"
+	"                          recording's clock: alert lines in the\n"
+	"                          output, no notifier called\n"
 	"  -v, --verbose           debug logging\n"
 	"  -h, --help              this text\n";
 
@@ -157,7 +161,12 @@ struct stack {
 	struct metrics *metrics;
 	struct prom *prom;
 	struct ev_sink capture_sink;	/* the pipeline's, losses noted */
-	struct alert_run *alerts;	/* run only; NULL otherwise */
+	struct alert_run *alerts;	/* NULL: no alert rules */
+	/* replay: alerts go by the records' times, evaluated each second
+	 * of them; the latest record's end time. */
+	bool replay_clock;
+	uint64_t replay_next_eval_ns;
+	uint64_t replay_now_ns;
 	struct otlp *otlp;	/* --otlp: spans to a collector; or NULL */
 	struct quota_run *quotas;	/* run only; NULL otherwise */
 	/* Set once capture runs; read by the API thread (/healthz). */
@@ -190,6 +199,40 @@ struct run_args {
 	unsigned duration;
 };
 
+/* When the call ended, by its record: ts (RFC 3339, UTC, with
+ * microseconds) plus duration_ms; 0 if ts cannot be read. */
+static uint64_t record_end_ns(const json_t *rec)
+{
+	const char *ts = json_string_value(json_object_get(rec, "ts"));
+	double ms = json_number_value(json_object_get(rec, "duration_ms"));
+	unsigned us = 0;
+	struct tm tm = { 0 };
+	const char *rest = ts ? strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+
+	if (!rest)
+		return 0;
+	if (*rest == '.')
+		sscanf(rest + 1, "%6u", &us);
+	return (uint64_t)timegm(&tm) * RUN_NS_PER_S + us * 1000ull +
+	       (uint64_t)(ms * 1e6);
+}
+
+/* A replay's alerts: each record at the time its call ended, and the
+ * rules evaluated each second of the recording, as the daemon's tick
+ * would have. */
+static void stack_replay_alerts(struct stack *s, const json_t *rec)
+{
+	uint64_t t = record_end_ns(rec);
+
+	if (t > s->replay_now_ns)
+		s->replay_now_ns = t;
+	alert_run_add_at(s->alerts, rec, s->replay_now_ns);
+	if (s->replay_now_ns < s->replay_next_eval_ns)
+		return;
+	alert_run_tick(s->alerts, s->replay_now_ns, false);
+	s->replay_next_eval_ns = s->replay_now_ns + RUN_NS_PER_S;
+}
+
 /* Every record, before it is written: to the store and the metrics. */
 static void stack_on_record(void *ctx, json_t *rec)
 {
@@ -201,7 +244,9 @@ static void stack_on_record(void *ctx, json_t *rec)
 		metrics_add(s->metrics, rec, (uint64_t)time(NULL));
 	if (s->prom)
 		prom_add(s->prom, rec);
-	if (s->alerts)
+	if (s->alerts && s->replay_clock)
+		stack_replay_alerts(s, rec);
+	else if (s->alerts)
 		alert_run_add(s->alerts, rec);
 	if (s->otlp)
 		otlp_add(s->otlp, rec);
@@ -220,7 +265,8 @@ static void stack_on_event(void *ctx, const json_t *ev)
 
 /* live: the pids are this host's, so /proc may name them. A replay's
  * pids belong to the recording host and must not be looked up here.
- * conns_max: the pipeline's cap, 0 for its default. */
+ * conns_max: the pipeline's cap, 0 for its default. s->replay_clock
+ * set: a replay with alert rules. */
 static int stack_open(struct stack *s, const struct calls_opts *co,
 		      const struct db_args *db, bool live, size_t conns_max)
 {
@@ -235,7 +281,7 @@ static int stack_open(struct stack *s, const struct calls_opts *co,
 	}
 	/* A replay without a store has nobody to hand records on to;
 	 * handing them on costs a parse of each line. */
-	if (live || db->use)
+	if (live || db->use || s->replay_clock)
 		o.on_record = stack_on_record;
 	o.on_event = stack_on_event;
 	o.on_record_ctx = s;
@@ -654,7 +700,7 @@ int cmd_run(int argc, char **argv)
 	if (stack_open(&s, &a.calls, &a.db, true, a.conns_max))
 		return 1;
 	sink = run_sink(&s);
-	cap = alert_run_start(a.config_path, s.calls, &s.alerts) ||
+	cap = alert_run_start(a.config_path, s.calls, true, &s.alerts) ||
 	      quota_run_start(a.config_path, a.quotas, a.n_quotas, s.calls,
 			      &s.quotas) ||
 	      run_api_start(&s, &a, &api) || run_otlp_start(&s, &a.otlp) ?
@@ -685,12 +731,24 @@ int cmd_run(int argc, char **argv)
 	return err ? 1 : 0;
 }
 
+/* The recording's end: the last records flushed, a last evaluation
+ * at the last call's end, the alerts' totals logged. */
+static void stack_replay_end(struct stack *s)
+{
+	pipeline_free(s->pipe);
+	s->pipe = NULL;
+	alert_run_evaluate(s->alerts, s->replay_now_ns);
+	alert_run_stop(s->alerts);
+	s->alerts = NULL;
+}
+
 int cmd_replay(int argc, char **argv)
 {
 	struct calls_opts co = { 0 };
 	struct db_args db = { 0 };
 	struct replay_stats st;
 	struct stack s = { 0 };
+	const char *config = NULL;
 	struct ev_sink sink;
 	int opt, err;
 
@@ -700,6 +758,10 @@ int cmd_replay(int argc, char **argv)
 
 		if (res == 0 && opt == OPT_DB)
 			res = db_opt(opt, optarg, &db);
+		if (res == 0 && opt == OPT_CONFIG) {
+			config = optarg;
+			res = 1;
+		}
 		if (res < 0)
 			return 2;
 		if (res > 0)
@@ -714,10 +776,16 @@ int cmd_replay(int argc, char **argv)
 
 	db.opts.pricing_path = co.pricing_path;
 	co.out_hold = REPLAY_OUT_HOLD;
+	s.replay_clock = config != NULL;
 	if (stack_open(&s, &co, &db, false, 0))
 		return 1;
+	if (config && alert_run_start(config, s.calls, false, &s.alerts)) {
+		stack_close(&s);
+		return 1;
+	}
 	sink = pipeline_ev_sink(s.pipe);
 	err = replay_file(argv[optind], &sink, &st);
+	stack_replay_end(&s);
 	stack_close(&s);
 	log_info("replayed %" PRIu64 " lines: %" PRIu64 " events, %" PRIu64
 		 " bad lines", st.lines, st.events, st.bad_lines);

@@ -2,10 +2,13 @@
 `llmtap run` gave live for the same calls, because both drive one
 pipeline; and the recording holds no secret the clients sent."""
 import base64
+import calendar
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -70,6 +73,83 @@ def recorded_plaintext(path):
     return bytes(out)
 
 
+class Hits:
+    """A local webhook receiver that only counts: a replay must not
+    call it."""
+
+    def __init__(self):
+        hits = self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                hits.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+
+def shifted(src, dst, days):
+    """A copy of the recording with every time moved days back."""
+    step = days * 86400 * 10**9
+    with open(src) as f, open(dst, "w") as g:
+        for line in f:
+            obj = json.loads(line)
+            if "ts" in obj:
+                obj["ts"] -= step
+            g.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+
+def backtest(res, work, rec_path):
+    """replay --config: the recording's one 429 among its calls fires
+    an error-rate rule on the recording's clock (moved two days back,
+    so it cannot be mistaken for now), and no notifier is called."""
+    hits = Hits()
+    old = work.file("rec-2d.jsonl")
+    shifted(rec_path, old, 2)
+    cfg, out = work.file("backtest.yaml"), work.file("backtest.jsonl")
+    with open(cfg, "w") as f:
+        f.write(f"""evaluate_every: 1s
+notifiers:
+  hook: {{type: webhook, url: "http://127.0.0.1:{hits.port}/hook"}}
+alerts:
+  - name: AnyError
+    metric: error_rate
+    threshold: "> 0%"
+    window: 1m
+    notify: [hook]
+""")
+    os.chmod(cfg, 0o600)
+    p = subprocess.run([LLMTAP, "replay", "--config", cfg, "-o", out,
+                        old], capture_output=True, text=True, timeout=60)
+    alerts = [r for r in map(json.loads, open(out))
+              if r.get("type") == "alert"]
+    firing = [a for a in alerts if a.get("state") == "firing"]
+    res.check("backtest: replay --config exits 0", p.returncode == 0,
+              p.stderr[-500:])
+    res.check("backtest: the error-rate rule fires on the recording",
+              len(firing) == 1 and firing[0]["rule"] == "AnyError" and
+              firing[0]["errors"] >= 1, str(alerts))
+    # Alert times are to the second: "2026-12-01T20:12:54Z".
+    age_h = (time.time() - calendar.timegm(time.strptime(
+        firing[0]["ts"], "%Y-%m-%dT%H:%M:%SZ"))) / 3600 if firing else 0
+    res.check("backtest: it fires at the recording's time, not now",
+              47 < age_h < 49, f"{age_h:.2f} hours ago: {firing}")
+    time.sleep(0.5)
+    # Delivery runs on its own thread: a message it was handed is
+    # either received here or logged as not delivered at exit.
+    res.check("backtest: no notifier is called",
+              not hits.hits and "not delivered" not in p.stderr,
+              f"{hits.hits} {p.stderr[-300:]}")
+    hits.server.shutdown()
+
+
 def main():
     res = Results()
     work = Workdir()
@@ -119,6 +199,8 @@ def main():
         res.check(f"{name}: replay names the process from the recording",
                   b["process"]["comm"] == a["process"]["comm"] and
                   b["process"]["exe"] == a["process"]["exe"], str(b))
+
+    backtest(res, work, rec_path)
 
     plain = recorded_plaintext(rec_path)
     leaks = [k for k, v in KEYS.items() if v.encode() in plain]
