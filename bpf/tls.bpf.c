@@ -46,6 +46,9 @@ const volatile __u64 wake_bytes = 1 << 20;
 enum call_kind {
 	CALL_PLAIN = 0,	/* SSL_read/SSL_write: the return value is the count */
 	CALL_EX = 1,	/* *_ex: returns 1, the count is in *out_len */
+	/* writev/readv/sendmsg/recvmsg on a plain socket: buf is the
+	 * iovec array, out_len its count. */
+	CALL_PLAIN_IOV = 2,
 };
 
 /* Arguments saved at entry, used at return. */
@@ -618,6 +621,40 @@ static __always_inline void plain_close(struct pt_regs *regs)
 	output_small(&c, sizeof(c));
 }
 
+/* Vectored calls (writev, readv, sendmsg, recvmsg) are followed for
+ * this many buffers; node's fetch writes a request as two. Bytes past
+ * them are counted as truncated. */
+#define PLAIN_IOV_MAX 8
+#define IOVEC_SIZE 16	/* struct iovec: base, len */
+#define MSGHDR_IOV_OFF 16	/* struct user_msghdr: msg_iov, then */
+#define MSGHDR_IOVLEN_OFF 24	/* msg_iovlen */
+
+static __always_inline bool plain_is_write(long id)
+{
+	return id == NR_WRITE || id == NR_SENDTO || id == NR_WRITEV ||
+	       id == NR_SENDMSG;
+}
+
+/* The iovec array and its count of a vectored call, into a. */
+static __always_inline int plain_iov_args(struct pt_regs *regs, long id,
+					  struct call_args *a)
+{
+	void *msg = (void *)BPF_CORE_READ(regs, si);
+
+	a->kind = CALL_PLAIN_IOV;
+	if (id == NR_WRITEV || id == NR_READV) {
+		a->buf = BPF_CORE_READ(regs, si);
+		a->out_len = BPF_CORE_READ(regs, dx);
+		return 0;
+	}
+	if (bpf_probe_read_user(&a->buf, sizeof(a->buf),
+				msg + MSGHDR_IOV_OFF) ||
+	    bpf_probe_read_user(&a->out_len, sizeof(a->out_len),
+				msg + MSGHDR_IOVLEN_OFF))
+		return -1;
+	return 0;
+}
+
 static __always_inline void plain_io_enter(struct pt_regs *regs, long id)
 {
 	__s32 fd = BPF_CORE_READ(regs, di);
@@ -627,16 +664,40 @@ static __always_inline void plain_io_enter(struct pt_regs *regs, long id)
 		.ssl = PLAIN_CONN_TAG | (__u32)fd,
 		.buf = BPF_CORE_READ(regs, si),
 		.kind = CALL_PLAIN,
-		.dir = id == NR_WRITE || id == NR_SENDTO ? LT_DIR_WRITE
-							 : LT_DIR_READ,
+		.dir = plain_is_write(id) ? LT_DIR_WRITE : LT_DIR_READ,
 	};
 
-	if (id != NR_READ && id != NR_WRITE && id != NR_SENDTO &&
-	    id != NR_RECVFROM)
-		return;
 	if (!bpf_map_lookup_elem(&plain_fds, &k))
 		return;
+	if (id != NR_READ && id != NR_WRITE && id != NR_SENDTO &&
+	    id != NR_RECVFROM && plain_iov_args(regs, id, &a))
+		return;
 	bpf_map_update_elem(&plain_active, &tid, &a, BPF_ANY);
+}
+
+/* The ret bytes a vectored call moved, buffer by buffer, each as a
+ * call of its own (the pipeline reads a stream). */
+static __always_inline void emit_iov(struct call_args *a, __u64 ret)
+{
+	struct call_args piece = *a;
+	__u64 left = ret, n;
+	__u64 iov[2];
+
+	for (int i = 0; i < PLAIN_IOV_MAX; i++) {
+		if (i >= a->out_len || !left)
+			return;
+		if (bpf_probe_read_user(iov, sizeof(iov),
+					(void *)(a->buf + i * IOVEC_SIZE)))
+			break;
+		n = iov[1] < left ? iov[1] : left;
+		piece.buf = iov[0];
+		emit_data(&piece, n);
+		left -= n;
+	}
+	if (left) {
+		stat_add(LT_STAT_TRUNC_CALLS, 1);
+		stat_add(LT_STAT_TRUNC_BYTES, left);
+	}
 }
 
 SEC("tp_btf/sys_enter")
@@ -667,7 +728,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (ret > 0) {
 		report_fd(a->ssl, (__s32)(__u32)a->ssl);
-		emit_data(a, ret);
+		if (a->kind == CALL_PLAIN_IOV)
+			emit_iov(a, ret);
+		else
+			emit_data(a, ret);
 	}
 	bpf_map_delete_elem(&plain_active, &tid);
 	return 0;

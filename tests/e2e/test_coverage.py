@@ -1,7 +1,8 @@
 """End to end: clients that do not use the system libssl are seen too.
 A Go net/http client (its own crypto/tls, HTTP/2), a GnuTLS client
 (wget), python3 with a private libssl in its own mount namespace, and
-a plain-HTTP NDJSON stream from a local mock Ollama server."""
+a plain-HTTP NDJSON stream from a local mock Ollama server, and plain
+HTTP sent with writev (node's fetch) and sendmsg/recvmsg."""
 import json
 import os
 import subprocess
@@ -27,6 +28,29 @@ PRIVATE_SSL = (
     'cp /usr/lib/*-linux-gnu/libssl.so.3 "$PRIV"/ && '
     'LD_LIBRARY_PATH="$PRIV" exec /usr/bin/python3 "$0" --lib requests '
     '--ca "$CA" --url "$URL" --json "$BODY"')
+
+
+# One call over a plain socket with sendmsg (head and body as two
+# buffers) and recvmsg: the vectored calls llmtap follows besides
+# read and write (writev is what node's fetch uses).
+SENDMSG_CLIENT = r'''
+import socket, sys
+port, body = int(sys.argv[1]), sys.argv[2].encode()
+head = ("POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/json\r\nConnection: close\r\n"
+        "x-mock-usage: in=51,out=11\r\n"
+        "Content-Length: %d\r\n\r\n" % len(body)).encode()
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
+s.sendmsg([head, body])
+got = b""
+while True:
+    data, _, _, _ = s.recvmsg(65536)
+    if not data:
+        break
+    got += data
+s.close()
+sys.stdout.write(got.decode(errors="replace")[:80])
+'''
 
 
 class PlainMock(Mock):
@@ -84,6 +108,14 @@ def drive(work, mock, plain, go_bin):
         "curl", "-sN", f"http://127.0.0.1:{plain.port}/api/chat",
         "-d", OLLAMA_BODY, "-H", "x-mock-delay-ms: 40",
         "-H", "x-mock-usage: in=31,out=7"])
+    pids["node_fetch"], rc, out = run_client([
+        "node", os.path.join(CLIENTS, "node_fetch.mjs"), "--url",
+        f"http://127.0.0.1:{plain.port}/api/chat", "--json", OLLAMA_BODY,
+        "--header", "x-mock-usage: in=41,out=9"])
+    pids["node_fetch_out"] = out
+    pids["sendmsg"], rc, out = run_client([
+        PYTHON, "-c", SENDMSG_CLIENT, str(plain.port), OLLAMA_BODY])
+    pids["sendmsg_out"] = out
     return pids
 
 
@@ -125,6 +157,18 @@ def check(res, records, pids, tap_log):
               ol[0]["ttft_ms"] >= 40, str(ol))
 
 
+def check_vectored(res, records, pids):
+    """Plain HTTP through writev (node's fetch) and sendmsg/recvmsg."""
+    for name, usage in (("node_fetch", (41, 9)), ("sendmsg", (51, 11))):
+        r = only(records, pids[name])
+        res.check(f"plain-HTTP {name}: one Ollama record with its usage",
+                  len(r) == 1 and r[0]["provider"] == "ollama" and
+                  r[0]["http"]["status"] == 200 and
+                  (r[0]["usage"]["input_tokens"],
+                   r[0]["usage"]["output_tokens"]) == usage,
+                  str(r) + str(pids[name + "_out"][-200:]))
+
+
 def main():
     res = Results()
     work = Workdir()
@@ -143,6 +187,7 @@ def main():
         plain.stop()
     records = [json.loads(line) for line in open(calls)]
     check(res, records, pids, tap.stderr())
+    check_vectored(res, records, pids)
     res.finish()
 
 
