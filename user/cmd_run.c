@@ -394,10 +394,35 @@ static void run_on_proc(void *ctx, const struct ev_proc *ev)
 	s->capture_sink.on_proc(s->capture_sink.ctx, ev);
 }
 
+/* A capture loss as a line of the calls output (and an event in the
+ * store), as a recording has it: whoever reads the calls learns what
+ * is missing from them. Timed when reported. */
+static void stack_loss_line(struct stack *s, const struct ev_loss *ev)
+{
+	time_t now = time(NULL);
+	char ts[32];
+	struct tm tm;
+	json_t *line;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	line = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "type",
+			 "loss", "ts", ts, "ringbuf_drops",
+			 (json_int_t)ev->rb_drops, "ringbuf_drop_bytes",
+			 (json_int_t)ev->rb_drop_bytes, "truncated_calls",
+			 (json_int_t)ev->trunc_calls, "truncated_bytes",
+			 (json_int_t)ev->trunc_bytes, "read_failures",
+			 (json_int_t)ev->read_fails);
+	if (line)
+		calls_write_json(s->calls, line);
+	json_decref(line);
+}
+
 static void run_on_loss(void *ctx, const struct ev_loss *ev)
 {
 	struct stack *s = ctx;
 
+	stack_loss_line(s, ev);
 	if (s->prom)
 		prom_add_losses(s->prom, ev->rb_drops, ev->trunc_calls,
 				ev->read_fails);

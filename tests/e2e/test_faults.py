@@ -96,6 +96,29 @@ def ringbuf_overflow(res, work, mock):
               alive and rc == 0, tap.stderr()[-500:])
     res.check("ring buffer overflow: logged",
               "full ring buffer" in tap.stderr(), tap.stderr()[-500:])
+    ringbuf_overflow_run(res, work, mock, big)
+
+
+def ringbuf_overflow_run(res, work, mock, big):
+    """The same under run: loss lines in its calls output too, and the
+    drops in /metrics."""
+    out, port = work.file("overflow.jsonl"), free_port()
+    tap = Llmtap(["run", "-o", out, "--ringbuf-bytes", "4096", "--no-db",
+                  "--listen", f"127.0.0.1:{port}", "--comm", "curl"],
+                 work, "overflow-run")
+    for _ in range(3):
+        curl(mock, work, "/v1/chat/completions", big)
+    time.sleep(1.5)
+    counted = metric(port, "llmtap_capture_ringbuf_drops_total")
+    rc = tap.stop()
+    losses = [json.loads(l) for l in open(out) if '"type":"loss"' in l]
+    drops = sum(o.get("ringbuf_drops", 0) for o in losses)
+    # A loss reported after /metrics was read adds a line, not a count.
+    res.check("ring buffer overflow under run: loss lines in the output, "
+              "the same drops in /metrics",
+              counted > 0 and drops >= counted and rc == 0,
+              f"{len(losses)} loss lines, {drops} drops, /metrics "
+              f"{counted}, rc {rc}")
 
 
 def metric(port, name):
